@@ -1,0 +1,34 @@
+//! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Correlator: reads logs, parses them with CrowdSec-format YAML parsers, correlates the events in leaky-bucket
+/// scenarios and reports what it finds.
+#[derive(Debug, Parser)]
+#[command(name = "correlator", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log verbosity for Correlator's own diagnostics: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long, global = true, env = "CORRELATOR_LOG", default_value = "warn")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_level);
+    match cli.command {}
+}
+
+fn init_tracing(level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,626 @@
+//! The event that flows through the pipeline, and the alert a scenario builds from events.
+//!
+//! Field names follow CrowdSec's Go structs (`pipeline.Event`, `pipeline.Line`, `pipeline.RuntimeAlert`,
+//! `models.Alert`, `models.Source`, `models.Event`) because user-written filters reference them
+//! (`evt.Meta.source_ip`, `evt.Line.Labels.type`, `evt.Overflow.Alert.Source.Value`). The serde names are the Go
+//! names too, so an event written as JSON/YAML (`correlator eval --event`, dumps, saved bucket state) reads the way
+//! a CrowdSec user expects.
+//!
+//! What this module is not: it holds data only. Field access from expressions lives in `expr`, parsing in
+//! `parser`, alert construction in `scenario`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A point in time with the UTC offset it was written with (Go's `time.Time` keeps the offset too, and
+/// `MarshaledTime` prints it: `2026-02-12T14:10:21+02:00`).
+pub type Timestamp = DateTime<FixedOffset>;
+
+/// Go's zero time, `0001-01-01T00:00:00Z`, which an unset `time.Time` reads as.
+pub fn zero_time() -> Timestamp {
+    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single().expect("valid constant date").fixed_offset()
+}
+
+/// RFC 3339 the way Go's `time.Time.MarshalText` writes it: nanoseconds only when non-zero (trailing zeros
+/// trimmed), `Z` for a zero offset, `+hh:mm` otherwise.
+pub fn format_rfc3339(t: &Timestamp) -> String {
+    use chrono::SecondsFormat;
+    let nanos = t.timestamp_subsec_nanos();
+    let s = if nanos == 0 {
+        t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    } else {
+        t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    };
+    if nanos == 0 {
+        return s;
+    }
+    // chrono prints 9 digits; Go trims trailing zeros of the fraction.
+    let (body, zone) = match s.rfind(['Z', '+', '-']) {
+        Some(i) if i > 19 => s.split_at(i),
+        _ => return s,
+    };
+    let trimmed = body.trim_end_matches('0');
+    format!("{trimmed}{zone}")
+}
+
+/// A small string→string map with sorted keys: `Parsed`, `Meta`, `Enriched`, `Line.Labels`.
+///
+/// Events hold 5–30 entries per map, so a sorted vector beats a hash map on lookups and clones, and it iterates
+/// in key order, which alerts need (`models.Event.Meta` is key-sorted) and which makes every dump deterministic.
+/// Keys are `Arc<str>` so compiled parsers can insert their interned field names without allocating. A missing
+/// key reads as `""`, Go's zero value for `map[string]string`, through [`FieldMap::get_or_empty`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FieldMap {
+    entries: Vec<(Arc<str>, String)>,
+}
+
+impl FieldMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        FieldMap { entries: Vec::with_capacity(n) }
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.position(key).ok().map(|i| self.entries[i].1.as_str())
+    }
+
+    /// Go semantics: a missing key of a `map[string]string` reads as the empty string.
+    pub fn get_or_empty(&self, key: &str) -> &str {
+        self.get(key).unwrap_or("")
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key` to `value`, with a key that is already shared (no allocation for the key).
+    pub fn insert_arc(&mut self, key: &Arc<str>, value: String) {
+        match self.position(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (Arc::clone(key), value)),
+        }
+    }
+
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.position(key) {
+            Ok(i) => self.entries[i].1 = value,
+            Err(i) => self.entries.insert(i, (Arc::from(key), value)),
+        }
+    }
+
+    /// Mutable access to the value of `key`, created empty when missing.
+    pub fn entry_mut(&mut self, key: &str) -> &mut String {
+        let i = match self.position(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.entries.insert(i, (Arc::from(key), String::new()));
+                i
+            }
+        };
+        &mut self.entries[i].1
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.position(key).ok().map(|i| self.entries.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.entries.iter().map(|(k, v)| (&**k, v.as_str()))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| &**k)
+    }
+}
+
+impl std::fmt::Debug for FieldMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: AsRef<str>, V: Into<String>> FromIterator<(K, V)> for FieldMap {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut m = FieldMap::new();
+        for (k, v) in iter {
+            m.insert(k.as_ref(), v);
+        }
+        m
+    }
+}
+
+impl Serialize for FieldMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.entries.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Values may be written as numbers or booleans in hand-written event files; keep their text.
+        let raw: BTreeMap<String, serde_json::Value> = Deserialize::deserialize(d)?;
+        Ok(raw
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect())
+    }
+}
+
+/// The nested JSON-like tree of `evt.Unmarshaled` (`UnmarshalJSON`, `ParseKV` write here).
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// `evt.Type`: a log line, or an overflow (alert) event built by a scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    #[default]
+    #[serde(rename = "log", alias = "LOG")]
+    Log,
+    #[serde(rename = "overflow", alias = "OVFLW")]
+    Overflow,
+}
+
+impl EventType {
+    /// Go's integer value (`types.LOG = 0`, `types.OVFLW = 1`), what `evt.Type` reads as in expressions.
+    pub fn as_int(self) -> i64 {
+        match self {
+            EventType::Log => 0,
+            EventType::Overflow => 1,
+        }
+    }
+
+    /// What `evt.GetType()` returns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Log => "log",
+            EventType::Overflow => "overflow",
+        }
+    }
+}
+
+/// `evt.ExpectMode`: live events use the wall clock in buckets, time-machine events (replay) their own timestamp.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectMode {
+    #[default]
+    #[serde(rename = "live", alias = "LIVE")]
+    Live,
+    #[serde(rename = "timemachine", alias = "TIMEMACHINE")]
+    TimeMachine,
+}
+
+impl ExpectMode {
+    pub fn as_int(self) -> i64 {
+        match self {
+            ExpectMode::Live => 0,
+            ExpectMode::TimeMachine => 1,
+        }
+    }
+}
+
+/// `evt.Line`: the raw record as acquisition read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Line {
+    #[serde(rename = "Raw")]
+    pub raw: String,
+    /// Source id: file path, syslog peer address, `journalctl-…`.
+    #[serde(rename = "Src")]
+    pub src: Arc<str>,
+    /// When acquisition read the line (not used by the pipeline logic).
+    #[serde(rename = "Time")]
+    pub time: Timestamp,
+    /// Labels from `acquis.yaml`; `type` selects the parsers. Shared by every line of a source.
+    #[serde(rename = "Labels")]
+    pub labels: Arc<FieldMap>,
+    /// Datasource kind: `file`, `syslog`, `journalctl`, `stdin`, `command`. Parsing refuses an empty module.
+    #[serde(rename = "Module")]
+    pub module: Arc<str>,
+    #[serde(rename = "Process")]
+    pub process: bool,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line {
+            raw: String::new(),
+            src: Arc::from(""),
+            time: zero_time(),
+            labels: Arc::new(FieldMap::new()),
+            module: Arc::from(""),
+            process: true,
+        }
+    }
+}
+
+/// `evt`: one log line on its way through the parser stages, or one overflow on its way to the listeners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Event {
+    #[serde(rename = "Type")]
+    pub kind: EventType,
+    #[serde(rename = "ExpectMode")]
+    pub expect_mode: ExpectMode,
+    #[serde(rename = "Whitelisted")]
+    pub whitelisted: bool,
+    #[serde(rename = "WhitelistReason")]
+    pub whitelist_reason: String,
+    /// Current parser stage (`s01-parse`); empty before parsing starts.
+    #[serde(rename = "Stage")]
+    pub stage: String,
+    #[serde(rename = "Line")]
+    pub line: Line,
+    /// Grok captures and `parsed:` statics.
+    #[serde(rename = "Parsed")]
+    pub parsed: FieldMap,
+    /// Enricher outputs and `enriched:` statics.
+    #[serde(rename = "Enriched")]
+    pub enriched: FieldMap,
+    /// Normalised fields; the part that reaches alerts.
+    #[serde(rename = "Meta")]
+    pub meta: FieldMap,
+    /// Nested values written by `UnmarshalJSON` / `ParseKV`.
+    #[serde(rename = "Unmarshaled")]
+    pub unmarshaled: JsonMap,
+    /// Only for overflow events.
+    #[serde(rename = "Overflow", skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<Box<RuntimeAlert>>,
+    /// Event time: set from the log's own date in time-machine mode, else when the line was parsed.
+    /// `None` is Go's zero time.
+    #[serde(rename = "Time")]
+    pub time: Option<Timestamp>,
+    /// Raw timestamp text extracted by a parser (`target: evt.StrTime`).
+    #[serde(rename = "StrTime")]
+    pub str_time: String,
+    /// Optional Go layout for `StrTime`.
+    #[serde(rename = "StrTimeFormat")]
+    pub str_time_format: String,
+    /// RFC 3339 time written by the date enricher; required to pour into time-machine buckets.
+    #[serde(rename = "MarshaledTime")]
+    pub marshaled_time: String,
+    /// Parser result: true when the event left the last stage.
+    #[serde(rename = "Process")]
+    pub process: bool,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Event {
+            kind: EventType::Log,
+            expect_mode: ExpectMode::Live,
+            whitelisted: false,
+            whitelist_reason: String::new(),
+            stage: String::new(),
+            line: Line::default(),
+            parsed: FieldMap::new(),
+            enriched: FieldMap::new(),
+            meta: FieldMap::new(),
+            unmarshaled: JsonMap::new(),
+            overflow: None,
+            time: None,
+            str_time: String::new(),
+            str_time_format: String::new(),
+            marshaled_time: String::new(),
+            process: false,
+        }
+    }
+}
+
+impl Event {
+    /// A log event for one raw line from a source.
+    pub fn from_line(line: Line, mode: ExpectMode) -> Self {
+        Event { line, expect_mode: mode, ..Event::default() }
+    }
+
+    /// `evt.GetMeta(key)`: for an overflow, the first non-empty value among the alert's events (CrowdSec searches
+    /// `Overflow.Alert.Events`); for a log event, `Meta[key]` or `""`.
+    pub fn get_meta(&self, key: &str) -> &str {
+        if self.kind == EventType::Overflow
+            && let Some(ovf) = &self.overflow
+        {
+            for e in &ovf.alert.events {
+                if let Some(v) = e.get_meta(key) {
+                    return v;
+                }
+            }
+            return "";
+        }
+        self.meta.get_or_empty(key)
+    }
+
+    /// The event time as Go reads it: the zero time when unset.
+    pub fn time_or_zero(&self) -> Timestamp {
+        self.time.unwrap_or_else(zero_time)
+    }
+}
+
+/// `models.Source`: who did it. For `Ip` scope `value` is the IP; for `Range` the CIDR; for custom scopes whatever
+/// the scenario's scope expression returned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Source {
+    #[serde(rename = "ip", alias = "IP")]
+    pub ip: String,
+    #[serde(rename = "range", alias = "Range")]
+    pub range: String,
+    #[serde(rename = "as_name", alias = "AsName")]
+    pub as_name: String,
+    #[serde(rename = "as_number", alias = "AsNumber")]
+    pub as_number: String,
+    #[serde(rename = "cn", alias = "Cn")]
+    pub cn: String,
+    #[serde(rename = "latitude", alias = "Latitude")]
+    pub latitude: f64,
+    #[serde(rename = "longitude", alias = "Longitude")]
+    pub longitude: f64,
+    #[serde(rename = "scope", alias = "Scope")]
+    pub scope: String,
+    #[serde(rename = "value", alias = "Value")]
+    pub value: String,
+}
+
+/// `models.Event`: one event kept in an alert, reduced to what the API carries: its time and its Meta.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertEvent {
+    /// `MarshaledTime` of the event (or its `Time`).
+    pub timestamp: String,
+    /// The event's Meta as a key-sorted list, as the CrowdSec API shapes it.
+    pub meta: Vec<MetaItem>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaItem {
+    pub key: String,
+    pub value: String,
+}
+
+impl AlertEvent {
+    pub fn get_meta(&self, key: &str) -> Option<&str> {
+        self.meta.iter().find(|m| m.key == key).map(|m| m.value.as_str())
+    }
+}
+
+/// Severity of a Correlator event: how loudly listeners should report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Notice,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "notice" | "info" => Some(Severity::Notice),
+            "warning" | "warn" => Some(Severity::Warning),
+            "error" | "critical" | "crit" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+/// `models.Alert`: what a scenario overflow reports, in the shape of CrowdSec's API (`POST /v1/alerts`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Alert {
+    pub scenario: String,
+    pub scenario_hash: String,
+    pub scenario_version: String,
+    pub capacity: i64,
+    /// Go duration string (`10s`, `1m0s`).
+    pub leakspeed: String,
+    /// Events poured into the bucket over its life (after `distinct`).
+    pub events_count: i64,
+    /// RFC 3339: first pour.
+    pub start_at: String,
+    /// RFC 3339: overflow.
+    pub stop_at: String,
+    pub simulated: bool,
+    pub remediation: bool,
+    pub message: String,
+    pub kind: String,
+    /// The primary source. In a runtime alert it mirrors `RuntimeAlert.sources[key]` (CrowdSec shares the
+    /// scope/value storage between the two; see [`RuntimeAlert::set_source_value`]).
+    pub source: Option<Source>,
+    /// The kept events, in pour order.
+    pub events: Vec<AlertEvent>,
+    /// Alert context (`context.yaml`): key → JSON-encoded list of values.
+    pub meta: Vec<MetaItem>,
+    /// The scenario's `labels`, as written.
+    pub labels: BTreeMap<String, serde_json::Value>,
+    /// Correlator: how serious the alert is (`labels.severity`, default warning for alerts).
+    pub severity: Severity,
+    /// Correlator: a one-line summary (the scenario's `summary`, or the message).
+    pub summary: String,
+}
+
+impl Alert {
+    pub fn scope(&self) -> &str {
+        self.source.as_ref().map(|s| s.scope.as_str()).unwrap_or("")
+    }
+
+    pub fn value(&self) -> &str {
+        self.source.as_ref().map(|s| s.value.as_str()).unwrap_or("")
+    }
+}
+
+/// `pipeline.RuntimeAlert` (`evt.Overflow`): the overflow as the pipeline carries it, before it is split into one
+/// API alert per source.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuntimeAlert {
+    /// The bucket instance key (scenario + groupby value).
+    #[serde(rename = "Mapkey")]
+    pub mapkey: String,
+    #[serde(rename = "BucketId")]
+    pub bucket_id: String,
+    /// Set by postoverflow whitelists: the alert is not sent.
+    #[serde(rename = "Whitelisted")]
+    pub whitelisted: bool,
+    /// The scenario has `reprocess: true`: the overflow goes back into the scenarios.
+    #[serde(rename = "Reprocess")]
+    pub reprocess: bool,
+    /// Source key (IP, range or custom value) → source.
+    #[serde(rename = "Sources")]
+    pub sources: BTreeMap<String, Source>,
+    /// The first API alert (`APIAlerts[0]`).
+    #[serde(rename = "Alert")]
+    pub alert: Alert,
+    /// The key in `sources` that `alert.source` mirrors.
+    #[serde(rename = "SourceKey")]
+    pub source_key: String,
+}
+
+impl RuntimeAlert {
+    /// `GetSources()`: the source keys, sorted (Go map order is random; sorted is the deterministic choice).
+    pub fn source_keys(&self) -> Vec<&str> {
+        self.sources.keys().map(String::as_str).collect()
+    }
+
+    /// Writes `Alert.Source.Value`, keeping `Sources[key]` in step (CrowdSec aliases the two).
+    pub fn set_source_value(&mut self, value: String) {
+        if let Some(s) = self.sources.get_mut(&self.source_key) {
+            s.value = value.clone();
+        }
+        if let Some(s) = self.alert.source.as_mut() {
+            s.value = value;
+        }
+    }
+
+    /// Writes `Alert.Source.Scope`, keeping `Sources[key]` in step.
+    pub fn set_source_scope(&mut self, scope: String) {
+        if let Some(s) = self.sources.get_mut(&self.source_key) {
+            s.scope = scope.clone();
+        }
+        if let Some(s) = self.alert.source.as_mut() {
+            s.scope = scope;
+        }
+    }
+
+    /// One API alert per source, as CrowdSec sends them (`APIAlerts`).
+    pub fn api_alerts(&self) -> Vec<Alert> {
+        if self.sources.len() <= 1 {
+            return vec![self.alert.clone()];
+        }
+        self.sources
+            .iter()
+            .map(|(_, src)| {
+                let mut a = self.alert.clone();
+                a.source = Some(src.clone());
+                a
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_map_is_sorted_and_reads_missing_as_empty() {
+        let mut m = FieldMap::new();
+        m.insert("source_ip", "1.2.3.4");
+        m.insert("log_type", "ssh_failed-auth");
+        m.insert("service", "ssh");
+        m.insert("log_type", "ssh_invalid-user");
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["log_type", "service", "source_ip"]);
+        assert_eq!(m.get("log_type"), Some("ssh_invalid-user"));
+        assert_eq!(m.get_or_empty("nope"), "");
+        assert_eq!(m.remove("service").as_deref(), Some("ssh"));
+        assert_eq!(m.len(), 2);
+        *m.entry_mut("new") += "x";
+        assert_eq!(m.get("new"), Some("x"));
+    }
+
+    #[test]
+    fn rfc3339_matches_go_marshal_text() {
+        let t = DateTime::parse_from_rfc3339("2026-02-12T14:10:21Z").unwrap();
+        assert_eq!(format_rfc3339(&t), "2026-02-12T14:10:21Z");
+        let t = DateTime::parse_from_rfc3339("2026-02-12T14:10:21.120+02:00").unwrap();
+        assert_eq!(format_rfc3339(&t), "2026-02-12T14:10:21.12+02:00");
+        assert_eq!(format_rfc3339(&zero_time()), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn event_json_uses_go_field_names() {
+        let json =
+            r#"{"Meta": {"source_ip": "1.2.3.4", "port": 22}, "Line": {"Raw": "x", "Labels": {"type": "syslog"}}}"#;
+        let evt: Event = serde_json::from_str(json).unwrap();
+        assert_eq!(evt.meta.get("port"), Some("22"));
+        assert_eq!(evt.line.labels.get("type"), Some("syslog"));
+        let out = serde_json::to_value(&evt).unwrap();
+        assert_eq!(out["Meta"]["source_ip"], "1.2.3.4");
+        assert_eq!(out["Type"], "log");
+    }
+
+    #[test]
+    fn overflow_get_meta_searches_alert_events() {
+        let mut ovf = RuntimeAlert::default();
+        ovf.alert.events.push(AlertEvent {
+            timestamp: String::new(),
+            meta: vec![MetaItem { key: "service".into(), value: "ssh".into() }],
+        });
+        let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
+        assert_eq!(evt.get_meta("service"), "ssh");
+        assert_eq!(evt.get_meta("other"), "");
+    }
+
+    #[test]
+    fn source_aliasing_keeps_both_views_in_step() {
+        let mut ovf = RuntimeAlert::default();
+        let src = Source { ip: "::1".into(), scope: "Ip".into(), value: "::1".into(), ..Source::default() };
+        ovf.sources.insert("::1".into(), src.clone());
+        ovf.source_key = "::1".into();
+        ovf.alert.source = Some(src);
+        ovf.set_source_value("::/64".into());
+        ovf.set_source_scope("Range".into());
+        assert_eq!(ovf.sources["::1"].value, "::/64");
+        assert_eq!(ovf.alert.scope(), "Range");
+    }
+}

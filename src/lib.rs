@@ -1,0 +1,9 @@
+//! Correlator: a log-correlation and intrusion-detection engine.
+//!
+//! Data flows one way: `acquisition` → `parser` stages → `scenario` buckets → postoverflows → `output`.
+//! `expr` is the filter language every stage compiles its YAML expressions with; `event` is the value that flows.
+//! See `docs/architecture.md` for the tour.
+
+pub mod cli;
+pub mod event;
+pub mod gocompat;
