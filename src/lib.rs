@@ -5,5 +5,9 @@
 //! See `docs/architecture.md` for the tour.
 
 pub mod cli;
+pub mod config;
 pub mod event;
 pub mod gocompat;
+pub mod hub;
+pub mod parser;
+pub mod scenario;

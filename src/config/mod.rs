@@ -1,0 +1,3 @@
+//! Configuration files: `config/config.yaml`, `acquis.yaml`, `profiles.yaml`, and the YAML reading they share.
+
+pub mod yaml;

@@ -1,0 +1,3 @@
+//! Scenarios: leaky buckets keyed by `groupby` that turn a stream of events into alerts.
+
+pub mod spec;

@@ -1,0 +1,102 @@
+//! The scenario as written in YAML (CrowdSec's `leakybucket.BucketFactory` keys, strict), plus Correlator's own
+//! optional keys for its event system. Validation of combinations happens when the scenario is compiled.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::config::yaml::{Expr, ScalarText};
+use crate::parser::spec::DataSpec;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub format: Option<ScalarText>,
+    pub author: Option<String>,
+    pub description: Option<String>,
+    pub references: Option<Vec<String>>,
+    /// `leaky`, `trigger`, `counter`, `conditional`, `bayesian`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub capacity: Option<i64>,
+    /// Go duration: time to leak one token.
+    pub leakspeed: Option<ScalarText>,
+    /// Go duration: counter lifetime.
+    pub duration: Option<ScalarText>,
+    pub filter: Option<Expr>,
+    pub groupby: Option<Expr>,
+    pub distinct: Option<Expr>,
+    pub debug: Option<bool>,
+    pub labels: Option<BTreeMap<String, serde_json::Value>>,
+    pub blackhole: Option<ScalarText>,
+    pub reprocess: Option<bool>,
+    pub cache_size: Option<i64>,
+    pub profiling: Option<bool>,
+    pub overflow_filter: Option<Expr>,
+    pub condition: Option<Expr>,
+    pub bayesian_prior: Option<f64>,
+    pub bayesian_threshold: Option<f64>,
+    pub bayesian_conditions: Option<Vec<BayesianConditionSpec>>,
+    pub scope: Option<ScopeSpec>,
+    pub data: Option<Vec<DataSpec>>,
+    pub cancel_on: Option<Expr>,
+    pub version: Option<ScalarText>,
+
+    // Correlator extensions (ignored by CrowdSec, which would reject them: they are new optional keys).
+    /// `notice`, `warning` or `error` for the alerts/events this scenario raises.
+    pub severity: Option<String>,
+    /// One-line summary template (minijinja) of the alert.
+    pub summary: Option<String>,
+    /// Longer message template (minijinja) of the alert.
+    pub message: Option<String>,
+    /// Audit schema: every overflow also emits one row with these fields.
+    pub audit: Option<AuditSpec>,
+    /// Emit the overflow on a wall-clock/event-time period (`1m`, `1h`) instead of on overflow: statistics.
+    pub every: Option<ScalarText>,
+}
+
+impl ScenarioSpec {
+    pub fn is_empty_document(&self) -> bool {
+        self.name.is_none() && self.description.is_none() && self.kind.is_none() && self.filter.is_none()
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BayesianConditionSpec {
+    pub condition: Option<Expr>,
+    pub prob_given_evil: Option<f64>,
+    pub prob_given_benign: Option<f64>,
+    pub guillotine: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeSpec {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub expression: Option<Expr>,
+}
+
+/// An audit schema: the name of the table/CSV file and its ordered columns, each an expression.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    pub name: String,
+    pub fields: Vec<AuditField>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditField {
+    pub name: String,
+    pub expression: Expr,
+}
+
+/// Reads every scenario document of a file, skipping empty documents.
+pub fn read_scenario_file(path: &std::path::Path) -> Result<Vec<ScenarioSpec>, crate::config::yaml::ConfigError> {
+    let text = crate::config::yaml::read_file(path)?;
+    let docs = crate::config::yaml::from_documents::<ScenarioSpec>(path, &text)?;
+    Ok(docs.into_iter().flatten().filter(|d| !d.is_empty_document()).collect())
+}
