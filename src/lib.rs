@@ -11,3 +11,5 @@ pub mod gocompat;
 pub mod hub;
 pub mod parser;
 pub mod scenario;
+pub mod output;
+pub mod pipeline;

@@ -1,5 +1,8 @@
 //! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
 
+pub mod common;
+pub mod replay;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -18,13 +21,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    Replay(replay::ReplayArgs),
+}
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
-    match cli.command {}
+    match cli.command {
+        Command::Replay(a) => replay::run(a),
+    }
 }
 
 fn init_tracing(level: &str) {

@@ -1,3 +1,4 @@
 //! Configuration files: `config/config.yaml`, `acquis.yaml`, `profiles.yaml`, and the YAML reading they share.
 
+pub mod settings;
 pub mod yaml;

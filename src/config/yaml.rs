@@ -124,6 +124,14 @@ pub fn from_document<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, 
     serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(file, &e))
 }
 
+/// A value with the position where it starts in its file (`.value`, `.referenced.line()`).
+pub type Located<T> = Spanned<T>;
+
+/// Line and column of a located value.
+pub fn position<T>(v: &Located<T>) -> (u32, u32) {
+    (v.referenced.line() as u32, v.referenced.column() as u32)
+}
+
 /// An expression (or any string) field with the position of its scalar in the file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::config::yaml::{Expr, OrderedMap, ScalarText};
+use crate::config::yaml::{Expr, Located, OrderedMap, ScalarText};
 
 /// One node (a YAML document, or an entry of a parent's `nodes:`).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -25,7 +25,7 @@ pub struct NodeSpec {
     /// Named grok patterns registered when the node is compiled, in order.
     pub pattern_syntax: Option<OrderedMap>,
     pub grok: Option<GrokSpec>,
-    pub nodes: Option<Vec<NodeSpec>>,
+    pub nodes: Option<Vec<Located<NodeSpec>>>,
     pub statics: Option<Vec<StaticSpec>>,
     pub stash: Option<Vec<StashSpec>>,
     pub whitelist: Option<WhitelistSpec>,
@@ -105,8 +105,8 @@ pub struct DataSpec {
 }
 
 /// Reads every node document of a parser/postoverflow file, skipping empty documents (spec §2.2).
-pub fn read_node_file(path: &std::path::Path) -> Result<Vec<NodeSpec>, crate::config::yaml::ConfigError> {
+pub fn read_node_file(path: &std::path::Path) -> Result<Vec<Located<NodeSpec>>, crate::config::yaml::ConfigError> {
     let text = crate::config::yaml::read_file(path)?;
-    let docs = crate::config::yaml::from_documents::<NodeSpec>(path, &text)?;
-    Ok(docs.into_iter().flatten().filter(|d| !d.is_empty_document()).collect())
+    let docs = crate::config::yaml::from_documents::<Located<NodeSpec>>(path, &text)?;
+    Ok(docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect())
 }

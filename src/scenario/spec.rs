@@ -95,8 +95,10 @@ pub struct AuditField {
 }
 
 /// Reads every scenario document of a file, skipping empty documents.
-pub fn read_scenario_file(path: &std::path::Path) -> Result<Vec<ScenarioSpec>, crate::config::yaml::ConfigError> {
+pub fn read_scenario_file(
+    path: &std::path::Path,
+) -> Result<Vec<crate::config::yaml::Located<ScenarioSpec>>, crate::config::yaml::ConfigError> {
     let text = crate::config::yaml::read_file(path)?;
-    let docs = crate::config::yaml::from_documents::<ScenarioSpec>(path, &text)?;
-    Ok(docs.into_iter().flatten().filter(|d| !d.is_empty_document()).collect())
+    let docs = crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(path, &text)?;
+    Ok(docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect())
 }

@@ -1,0 +1,327 @@
+//! One compiled parser node and CrowdSec's node algorithm (spec §3.1–§3.2), step for step:
+//! filter → whitelist → grok (+ grok statics) → stash → children → node statics → stage promotion.
+//!
+//! The quirks are deliberate and tested (`tests/parser_semantics.rs`): children run even when the node's own grok
+//! failed; a node whose grok matched never fails because of its children; a grok-less (or grok-failed) node takes
+//! the result of its children (the first success under `next_stage`, the last child under `continue`); a failed
+//! node's partial writes are not rolled back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event::Event;
+use crate::expr::Program;
+use crate::grok::{CompiledGrok, GrokSet};
+
+use super::runtime::{ParserCounters, Runtime};
+use super::statics::{self, Static};
+use super::whitelist::Whitelist;
+
+/// What a node did with an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    /// A static produced a value of an unsupported type: CrowdSec drops the line.
+    Error,
+}
+
+/// Where a grok reads its input.
+#[derive(Clone, Debug)]
+pub enum GrokSource {
+    /// `apply_on: Line.Raw`
+    Raw,
+    /// `apply_on: <key>`: `evt.Parsed[key]`; a missing key fails the grok.
+    Parsed(Arc<str>),
+    /// `expression: ...`
+    Expr(Program),
+}
+
+impl GrokSource {
+    /// The input text, when it can be borrowed from the event (not for expressions).
+    fn borrow<'e>(&self, evt: &'e Event) -> Option<&'e str> {
+        match self {
+            GrokSource::Raw => Some(&evt.line.raw),
+            GrokSource::Parsed(k) => evt.parsed.get(k),
+            GrokSource::Expr(_) => None,
+        }
+    }
+
+    fn same_input(&self, other: &GrokSource) -> bool {
+        match (self, other) {
+            (GrokSource::Raw, GrokSource::Raw) => true,
+            (GrokSource::Parsed(a), GrokSource::Parsed(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct GrokStep {
+    pub source: GrokSource,
+    pub pattern: Arc<CompiledGrok>,
+    pub statics: Vec<Static>,
+}
+
+/// A `stash:` entry: remember `value` under `key` in the named cache.
+#[derive(Debug)]
+pub struct StashStep {
+    pub cache: String,
+    pub key: Program,
+    pub value: Program,
+}
+
+/// Hit counters of a named node (`cs_node_hits_total` and friends).
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    pub hits: AtomicU64,
+    pub ok: AtomicU64,
+    pub ko: AtomicU64,
+}
+
+/// Children whose groks read the same input: one regex-set pass tells which of them can match at all, so the
+/// engine runs captures only for those. Exact: a child the set rules out would have failed its grok anyway.
+#[derive(Debug)]
+pub struct ChildPrefilter {
+    pub source: GrokSource,
+    pub set: GrokSet,
+    /// For each child, its index in `set`, if its grok takes part.
+    pub member: Vec<Option<usize>>,
+}
+
+#[derive(Debug)]
+pub struct Node {
+    /// Name used in dumps and metrics (`child-<parent>` for unnamed children).
+    pub name: Arc<str>,
+    /// `file:line` of the node, for diagnostics.
+    pub origin: Arc<str>,
+    pub debug: bool,
+    pub filter: Option<Program>,
+    pub next_stage: bool,
+    pub whitelist: Option<Whitelist>,
+    pub grok: Option<GrokStep>,
+    pub stash: Vec<StashStep>,
+    pub children: Vec<Node>,
+    pub prefilter: Option<ChildPrefilter>,
+    pub statics: Vec<Static>,
+    pub stats: NodeStats,
+}
+
+/// What the parent learnt about this node's grok from the prefilter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GrokHint {
+    Unknown,
+    CannotMatch,
+}
+
+/// The stages of the pipeline the node belongs to, for `next_stage` promotion.
+pub struct StageNames<'a>(pub &'a [Arc<str>]);
+
+impl StageNames<'_> {
+    /// Moves `evt.Stage` to the stage after the current one, unless it is the last.
+    pub fn promote(&self, evt: &mut Event) {
+        if let Some(i) = self.0.iter().position(|s| **s == *evt.stage)
+            && let Some(next) = self.0.get(i + 1)
+        {
+            evt.stage.clear();
+            evt.stage.push_str(next);
+        }
+    }
+}
+
+impl Node {
+    pub fn process(&self, evt: &mut Event, rt: &Runtime, stages: &StageNames) -> Outcome {
+        self.process_hinted(evt, rt, stages, GrokHint::Unknown)
+    }
+
+    fn process_hinted(&self, evt: &mut Event, rt: &Runtime, stages: &StageNames, hint: GrokHint) -> Outcome {
+        // 1. filter
+        if let Some(f) = &self.filter {
+            match rt.eval_bool(f, evt) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.trace(evt, "filter false");
+                    return Outcome::Fail;
+                }
+                Err(e) => {
+                    ParserCounters::bump(&rt.counters.filter_errors);
+                    tracing::warn!(node = %self.name, origin = %self.origin, "filter failed: {e}");
+                    return Outcome::Fail;
+                }
+            }
+        }
+        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+
+        // 3. whitelist
+        let whitelisted = match &self.whitelist {
+            Some(w) => w.check(evt, rt),
+            None => false,
+        };
+
+        // 4. grok
+        let (mut ok, grok_ok) = match &self.grok {
+            None => (true, false),
+            Some(g) => {
+                if hint == GrokHint::CannotMatch {
+                    self.trace(evt, "grok ruled out by prefilter");
+                    (false, false)
+                } else if self.run_grok(g, evt, rt) {
+                    if let Err(e) = statics::apply_all(&g.statics, evt, rt) {
+                        return self.error(rt, &e.0);
+                    }
+                    (true, true)
+                } else {
+                    (false, false)
+                }
+            }
+        };
+
+        // 5. stash
+        if grok_ok || self.grok.is_none() {
+            self.run_stash(evt, rt);
+        }
+
+        // 6. children
+        let mut cache: Option<(String, Vec<bool>)> = None;
+        for (i, child) in self.children.iter().enumerate() {
+            let hint = self.child_hint(i, evt, &mut cache);
+            match child.process_hinted(evt, rt, stages, hint) {
+                Outcome::Ok => {
+                    ok = true;
+                    if self.next_stage {
+                        break;
+                    }
+                }
+                Outcome::Fail => {
+                    if !grok_ok {
+                        ok = false;
+                    }
+                }
+                Outcome::Error => return Outcome::Error,
+            }
+        }
+
+        // 7.
+        if !ok {
+            self.stats.ko.fetch_add(1, Ordering::Relaxed);
+            return Outcome::Fail;
+        }
+        self.stats.ok.fetch_add(1, Ordering::Relaxed);
+
+        // 9. statics: a whitelist node applies its statics only to whitelisted events.
+        if !self.statics.is_empty()
+            && (whitelisted || self.whitelist.is_none())
+            && let Err(e) = statics::apply_all(&self.statics, evt, rt)
+        {
+            return self.error(rt, &e.0);
+        }
+
+        // 10. stage promotion
+        if self.next_stage {
+            stages.promote(evt);
+        }
+        self.trace(evt, "success");
+        Outcome::Ok
+    }
+
+    fn error(&self, rt: &Runtime, msg: &str) -> Outcome {
+        ParserCounters::bump(&rt.counters.node_errors);
+        tracing::warn!(node = %self.name, origin = %self.origin, "node error, event dropped: {msg}");
+        Outcome::Error
+    }
+
+    fn trace(&self, evt: &Event, what: &str) {
+        if self.debug {
+            tracing::info!(node = %self.name, origin = %self.origin, stage = %evt.stage, "{what}");
+        }
+    }
+
+    /// Runs the grok; on a match writes every capture into `Parsed` (unmatched groups as `""`).
+    fn run_grok(&self, g: &GrokStep, evt: &mut Event, rt: &Runtime) -> bool {
+        let mut caps: Vec<(Arc<str>, String)> = Vec::new();
+        let matched = match &g.source {
+            GrokSource::Expr(p) => match rt.eval_text(p, evt) {
+                Ok(text) => g.pattern.captures_into(&text, &mut caps),
+                Err(e) => {
+                    ParserCounters::bump(&rt.counters.grok_source_errors);
+                    self.trace(evt, &format!("grok expression failed: {e}"));
+                    false
+                }
+            },
+            src => match src.borrow(evt) {
+                Some(text) => g.pattern.captures_into(text, &mut caps),
+                None => false,
+            },
+        };
+        if !matched {
+            self.trace(evt, "grok did not match");
+            return false;
+        }
+        for (k, v) in caps {
+            evt.parsed.insert_arc(&k, v);
+        }
+        true
+    }
+
+    fn run_stash(&self, evt: &mut Event, rt: &Runtime) {
+        for s in &self.stash {
+            let key = rt.eval_text(&s.key, evt);
+            let value = rt.eval_text(&s.value, evt);
+            match (key, value) {
+                (Ok(k), Ok(v)) => {
+                    let now = evt.time.unwrap_or_else(|| rt.services.now());
+                    if let Err(e) = rt.services.stash.set(&s.cache, &k, &v, now) {
+                        tracing::warn!(node = %self.name, "stash {}: {e}", s.cache);
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => tracing::debug!(node = %self.name, "stash {} skipped: {e}", s.cache),
+            }
+        }
+    }
+
+    /// The prefilter's verdict for child `i`, computing the set matches once per input text.
+    fn child_hint(&self, i: usize, evt: &Event, cache: &mut Option<(String, Vec<bool>)>) -> GrokHint {
+        let Some(pf) = &self.prefilter else { return GrokHint::Unknown };
+        let Some(member) = pf.member.get(i).copied().flatten() else { return GrokHint::Unknown };
+        let Some(input) = pf.source.borrow(evt) else { return GrokHint::Unknown };
+        // Earlier children may have rewritten the input (a capture named like it): recompute when it changed.
+        let stale = cache.as_ref().is_none_or(|(text, _)| text != input);
+        if stale {
+            *cache = Some((input.to_string(), pf.set.matches(input)));
+        }
+        match cache {
+            Some((_, hits)) if !hits.get(member).copied().unwrap_or(true) => GrokHint::CannotMatch,
+            _ => GrokHint::Unknown,
+        }
+    }
+}
+
+/// Builds the children prefilter when at least `min` children grok the same borrowed input.
+pub fn build_prefilter(children: &[Node], min: usize) -> Option<ChildPrefilter> {
+    let mut source: Option<&GrokSource> = None;
+    for c in children {
+        if let Some(g) = &c.grok
+            && !matches!(g.source, GrokSource::Expr(_))
+        {
+            source = Some(&g.source);
+            break;
+        }
+    }
+    let source = source?;
+    let mut member = Vec::with_capacity(children.len());
+    let mut patterns: Vec<Arc<CompiledGrok>> = Vec::new();
+    for c in children {
+        match &c.grok {
+            Some(g) if g.source.same_input(source) => {
+                member.push(Some(patterns.len()));
+                patterns.push(Arc::clone(&g.pattern));
+            }
+            _ => member.push(None),
+        }
+    }
+    if patterns.len() < min {
+        return None;
+    }
+    let set = GrokSet::new(&patterns).ok()?;
+    Some(ChildPrefilter { source: source.clone(), set, member })
+}

@@ -1,0 +1,76 @@
+//! What a parser node needs while it runs: the expression services, the enrichers' context and the counters.
+//!
+//! Also the one place where expressions are evaluated against a mutable event: the event is lent to the
+//! expression immutably, and what the expression asked to change (`evt.SetMeta`, `UnmarshalJSON(…,
+//! evt.Unmarshaled, …)`) is applied right after, so the next expression sees it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event::Event;
+use crate::expr::{Program, Scope, Services};
+
+use super::enrich::EnrichContext;
+use super::statics::StaticEvalError;
+
+/// Counters of problems met while parsing (exported as metrics, summarised by `replay`).
+#[derive(Debug, Default)]
+pub struct ParserCounters {
+    pub filter_errors: AtomicU64,
+    pub static_errors: AtomicU64,
+    pub node_errors: AtomicU64,
+    pub grok_source_errors: AtomicU64,
+}
+
+impl ParserCounters {
+    pub fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Borrowed context for one parse.
+pub struct Runtime<'a> {
+    pub services: &'a Services,
+    pub enrich: &'a EnrichContext,
+    pub counters: &'a ParserCounters,
+}
+
+impl Runtime<'_> {
+    /// Evaluates a boolean expression (filters, whitelist expressions).
+    pub fn eval_bool(&self, p: &Program, evt: &mut Event) -> Result<bool, String> {
+        let (result, mutations) = {
+            let mut scope = Scope::new(self.services).with_evt(evt);
+            let r = p.eval_bool(&mut scope).map_err(|e| e.to_string());
+            (r, scope.take_mutations())
+        };
+        for m in mutations {
+            m.apply(evt);
+        }
+        result
+    }
+
+    /// Evaluates a statics expression with CrowdSec's conversion rules: `Ok(None)` = skip the static.
+    pub fn eval_static(&self, p: &Program, evt: &mut Event) -> Result<Option<String>, StaticEvalError> {
+        let (result, mutations) = {
+            let mut scope = Scope::new(self.services).with_evt(evt);
+            let r = match p.eval(&mut scope) {
+                Ok(v) => v.to_static_string().map_err(StaticEvalError::Type),
+                Err(e) => Err(StaticEvalError::Runtime(e.to_string())),
+            };
+            (r, scope.take_mutations())
+        };
+        for m in mutations {
+            m.apply(evt);
+        }
+        result
+    }
+
+    /// Evaluates an expression that must give text (grok `expression`, stash key and value). Numbers are written
+    /// as statics write them; anything else is an error.
+    pub fn eval_text(&self, p: &Program, evt: &mut Event) -> Result<String, String> {
+        match self.eval_static(p, evt) {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => Err("expression returned no text".to_string()),
+            Err(StaticEvalError::Runtime(m)) | Err(StaticEvalError::Type(m)) => Err(m),
+        }
+    }
+}

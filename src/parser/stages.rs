@@ -1,0 +1,147 @@
+//! A set of parser stages and CrowdSec's stage loop (spec §3.3): the event walks the stages in order; to leave a
+//! non-final stage some node must succeed with `onsuccess: next_stage`; otherwise the event is dropped.
+//!
+//! The same type runs postoverflows (on overflow events, with their own stages), where the caller ignores the
+//! result and only looks at `Overflow.Whitelisted`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::yaml::ConfigErrors;
+use crate::event::Event;
+use crate::hub::ItemFile;
+use crate::parser::spec::read_node_file;
+
+use super::compile::NodeCompiler;
+use super::node::{Node, Outcome, StageNames};
+use super::runtime::Runtime;
+
+/// One stage: its name and its top-level nodes in load order.
+#[derive(Debug)]
+pub struct Stage {
+    pub name: Arc<str>,
+    pub nodes: Vec<Node>,
+}
+
+/// Receives a copy of the event after every top-level node: what `hubtest` dumps and `explain` shows.
+pub trait Tracer {
+    fn node_done(&mut self, stage: &str, node: &str, evt: &Event, success: bool);
+}
+
+/// The compiled stages of a pipeline.
+#[derive(Debug, Default)]
+pub struct Stages {
+    pub stages: Vec<Stage>,
+    names: Vec<Arc<str>>,
+}
+
+impl Stages {
+    /// Compiles item files (already in CrowdSec's order: stage, then file name). Stages with no node are
+    /// dropped, as CrowdSec does.
+    pub fn compile(items: &[ItemFile], compiler: &mut NodeCompiler) -> Stages {
+        let mut stages: Vec<Stage> = Vec::new();
+        for item in items {
+            let stage_name = item.stage.clone().unwrap_or_default();
+            let docs = match read_node_file(&item.path) {
+                Ok(d) => d,
+                Err(e) => {
+                    compiler.errors.push(e);
+                    continue;
+                }
+            };
+            for doc in &docs {
+                if let Some(node) = compiler.compile(&item.path, doc) {
+                    match stages.iter_mut().find(|s| *s.name == *stage_name) {
+                        Some(s) => s.nodes.push(node),
+                        None => stages.push(Stage { name: Arc::from(stage_name.as_str()), nodes: vec![node] }),
+                    }
+                }
+            }
+        }
+        stages.sort_by(|a, b| a.name.cmp(&b.name));
+        let names = stages.iter().map(|s| Arc::clone(&s.name)).collect();
+        Stages { stages, names }
+    }
+
+    /// Compiles one file as its own stage list (tests, `explain --parser FILE`).
+    pub fn compile_file(path: &Path, stage: &str, compiler: &mut NodeCompiler) -> Result<Stages, ConfigErrors> {
+        let mut item = ItemFile::from_path(crate::hub::ItemKind::Parser, path);
+        item.stage = Some(stage.to_string());
+        let before = compiler.errors.0.len();
+        let s = Stages::compile(&[item], compiler);
+        if compiler.errors.0.len() > before { Err(ConfigErrors(compiler.errors.0[before..].to_vec())) } else { Ok(s) }
+    }
+
+    pub fn names(&self) -> &[Arc<str>] {
+        &self.names
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Every node, depth first (metrics, lint).
+    pub fn for_each_node(&self, mut f: impl FnMut(&str, &Node)) {
+        fn walk(stage: &str, n: &Node, f: &mut dyn FnMut(&str, &Node)) {
+            f(stage, n);
+            for c in &n.children {
+                walk(stage, c, f);
+            }
+        }
+        for s in &self.stages {
+            for n in &s.nodes {
+                walk(&s.name, n, &mut f);
+            }
+        }
+    }
+
+    /// Runs the event through the stages. Returns `evt.Process`: true when it left the last stage.
+    pub fn parse(&self, evt: &mut Event, rt: &Runtime, mut tracer: Option<&mut dyn Tracer>) -> bool {
+        evt.process = false;
+        if self.stages.is_empty() {
+            return false;
+        }
+        if evt.stage.is_empty() {
+            evt.stage.push_str(&self.stages[0].name);
+        }
+        if evt.time.is_none() {
+            evt.time = Some(rt.services.now());
+        }
+        let names = StageNames(&self.names);
+        for (i, stage) in self.stages.iter().enumerate() {
+            // An event may be injected at a later stage: earlier ones are skipped.
+            let current = self.names.iter().position(|n| **n == *evt.stage);
+            if current.is_some_and(|c| c > i) {
+                continue;
+            }
+            if *evt.stage != *stage.name {
+                return false;
+            }
+            let mut stage_ok = false;
+            for node in &stage.nodes {
+                let r = node.process(evt, rt, &names);
+                if let Some(t) = tracer.as_deref_mut() {
+                    t.node_done(&stage.name, &node.name, evt, r == Outcome::Ok);
+                }
+                match r {
+                    Outcome::Error => return false,
+                    Outcome::Ok => {
+                        stage_ok = true;
+                        if node.next_stage {
+                            break;
+                        }
+                    }
+                    Outcome::Fail => {}
+                }
+                if *evt.stage != *stage.name {
+                    break;
+                }
+            }
+            if !stage_ok {
+                return false;
+            }
+        }
+        evt.process = true;
+        true
+    }
+}

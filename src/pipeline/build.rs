@@ -1,0 +1,239 @@
+//! Building a compiled pipeline from a hub: which items are enabled, grok patterns, data files, and the
+//! compilation of parsers, scenarios and postoverflows, with every problem reported at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::yaml::{ConfigError, ConfigErrors};
+use crate::expr::{CompileEnv, Services};
+use crate::grok::PatternLibrary;
+use crate::hub::{self, ItemFile, ItemKind};
+use crate::parser::compile::NodeCompiler;
+use crate::parser::enrich::EnrichContext;
+use crate::parser::runtime::ParserCounters;
+use crate::parser::stages::Stages;
+use crate::scenario::compile::{Scenario, ScenarioCompiler};
+use crate::scenario::spec::read_scenario_file;
+
+use super::Pipeline;
+
+/// Which hub items are active: names (`crowdsecurity/ssh-bf`, `ssh-bf`), globs (`crowdsecurity/*`), or file
+/// paths. An empty list enables nothing; `["*"]` everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub parsers: Vec<String>,
+    pub scenarios: Vec<String>,
+    pub postoverflows: Vec<String>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        let all = vec!["*".to_string()];
+        Selection { parsers: all.clone(), scenarios: all.clone(), postoverflows: all }
+    }
+}
+
+/// Where things are and how to run.
+#[derive(Clone, Debug, Default)]
+pub struct BuildOptions {
+    pub hub: PathBuf,
+    /// Grok pattern directories, in order (built-in base patterns come first and may be overridden).
+    pub patterns: Vec<PathBuf>,
+    pub data_dir: PathBuf,
+    pub selection: Selection,
+    /// Year given to dates that have none (syslog); `None` = the current year.
+    pub year: Option<i32>,
+    /// Explicit item files added to the selection (hubtest, `--parsers FILE`).
+    pub extra_items: Vec<ItemFile>,
+    /// Use only `extra_items`, not the hub directory's own items.
+    pub only_extra: bool,
+    /// Enable reverse DNS lookups in enrichers/postoverflows.
+    pub reverse_dns: bool,
+}
+
+/// Does `name`/`path` match one selection entry?
+fn selected(item: &ItemFile, yaml_names: &[String], patterns: &[String]) -> bool {
+    patterns.iter().any(|p| {
+        let p = p.trim();
+        if p.is_empty() {
+            return false;
+        }
+        let candidates = std::iter::once(item.name.as_str())
+            .chain(item.name.rsplit('/').next())
+            .chain(yaml_names.iter().map(String::as_str))
+            .chain(item.path.to_str());
+        candidates.into_iter().any(|c| glob_match(p, c))
+    })
+}
+
+/// `*` matches any run of characters (including `/`), `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// The names of the YAML documents in a file (selection also matches `name:` values).
+fn doc_names(item: &ItemFile) -> Vec<String> {
+    let text = std::fs::read_to_string(&item.path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("name:"))
+        .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .collect()
+}
+
+fn select(items: Vec<ItemFile>, patterns: &[String]) -> Vec<ItemFile> {
+    if patterns.iter().any(|p| p.trim() == "*") {
+        return items;
+    }
+    items.into_iter().filter(|i| selected(i, &doc_names(i), patterns)).collect()
+}
+
+/// Compiles a pipeline. Errors are collected across all items; any error fails the build (a security daemon
+/// should not start with half its detections silently missing), warnings are kept in `Pipeline::warnings`.
+pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let mut warnings = Vec::new();
+
+    let mut find = |kind: ItemKind, sel: &[String]| -> Vec<ItemFile> {
+        let mut items = if opts.only_extra {
+            Vec::new()
+        } else {
+            match hub::discover(&opts.hub, kind) {
+                Ok(v) => select(v, sel),
+                Err(e) => {
+                    errors.push(e);
+                    Vec::new()
+                }
+            }
+        };
+        items.extend(opts.extra_items.iter().filter(|i| i.kind == kind).cloned());
+        hub::sort_items(&mut items);
+        items
+    };
+    let parser_items = find(ItemKind::Parser, &opts.selection.parsers);
+    let scenario_items = find(ItemKind::Scenario, &opts.selection.scenarios);
+    let postoverflow_items = find(ItemKind::PostOverflow, &opts.selection.postoverflows);
+    if !opts.only_extra && !opts.hub.is_dir() {
+        errors.push(ConfigError::file(&opts.hub, "hub directory not found"));
+    }
+
+    let services = Arc::new(Services::new());
+    let patterns = |errors: &mut ConfigErrors| {
+        let mut lib = PatternLibrary::new();
+        for dir in &opts.patterns {
+            if let Err(e) = lib.load_dir(dir) {
+                errors.push(ConfigError::file(dir, e.to_string()));
+            }
+        }
+        lib
+    };
+
+    // Parsers and postoverflows have separate pattern hosts, as in CrowdSec.
+    let env = CompileEnv::for_event(Arc::clone(&services));
+    let mut parser_patterns = patterns(&mut errors);
+    let parsers = {
+        let mut c = NodeCompiler {
+            env: &env,
+            patterns: &mut parser_patterns,
+            data_dir: &opts.data_dir,
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        Stages::compile(&parser_items, &mut c)
+    };
+    let mut po_patterns = patterns(&mut errors);
+    let postoverflows = {
+        let mut c = NodeCompiler {
+            env: &env,
+            patterns: &mut po_patterns,
+            data_dir: &opts.data_dir,
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        Stages::compile(&postoverflow_items, &mut c)
+    };
+
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    {
+        let mut c = ScenarioCompiler {
+            services: Arc::clone(&services),
+            data_dir: &opts.data_dir,
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        for item in &scenario_items {
+            match read_scenario_file(&item.path) {
+                Ok(docs) => {
+                    for d in &docs {
+                        if let Some(s) = c.compile(&item.path, d) {
+                            scenarios.push(s);
+                        }
+                    }
+                }
+                Err(e) => c.errors.push(e),
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &scenarios {
+        if !seen.insert(s.name.clone()) {
+            warnings.push(format!("{}: scenario {} is defined more than once", s.origin, s.name));
+        }
+    }
+
+    let enrich = EnrichContext::new(&opts.data_dir, opts.year, opts.reverse_dns);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Pipeline {
+        services,
+        parsers,
+        postoverflows,
+        scenarios: Arc::new(scenarios),
+        enrich,
+        counters: ParserCounters::default(),
+        warnings,
+        parser_files: parser_items.into_iter().map(|i| i.path).collect(),
+        scenario_files: scenario_items.into_iter().map(|i| i.path).collect(),
+    })
+}
+
+/// Resolves `path` against `base` unless it is absolute.
+pub fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", "crowdsecurity/ssh-bf"));
+        assert!(glob_match("crowdsecurity/*", "crowdsecurity/ssh-bf"));
+        assert!(glob_match("*ssh*", "crowdsecurity/ssh-bf"));
+        assert!(glob_match("ssh-b?", "ssh-bf"));
+        assert!(!glob_match("crowdsecurity/*", "me/ssh-bf"));
+        assert!(!glob_match("ssh", "ssh-bf"));
+    }
+}

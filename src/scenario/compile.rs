@@ -1,0 +1,383 @@
+//! From a scenario's YAML to a compiled [`Scenario`]: CrowdSec's validation rules per bucket type, durations,
+//! expressions with the right variables, data files; every problem as `file:line:col: message`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crate::config::yaml::{ConfigError, ConfigErrors, Expr, Located, check_format, position};
+use crate::event::Severity;
+use crate::expr::{self, CompileEnv, Program, RootType};
+use crate::gocompat::duration::parse_duration;
+
+use super::spec::ScenarioSpec;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Leaky,
+    Trigger,
+    Counter,
+    Conditional,
+    Bayesian,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Leaky => "leaky",
+            Kind::Trigger => "trigger",
+            Kind::Counter => "counter",
+            Kind::Conditional => "conditional",
+            Kind::Bayesian => "bayesian",
+        }
+    }
+}
+
+/// `scope:` of the alert source.
+#[derive(Clone, Debug)]
+pub struct ScopeRule {
+    /// `Ip` (default), `Range`, or any custom scope name.
+    pub kind: String,
+    pub expr: Option<Program>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BayesCondition {
+    pub condition: Program,
+    pub prob_given_evil: f32,
+    pub prob_given_benign: f32,
+    pub guillotine: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bayes {
+    pub prior: f32,
+    pub threshold: f32,
+    pub conditions: Vec<BayesCondition>,
+}
+
+/// Correlator's audit schema: one row per overflow, one column per expression.
+#[derive(Clone, Debug)]
+pub struct AuditSchema {
+    pub name: String,
+    pub fields: Vec<(String, Program)>,
+}
+
+/// Lifecycle counters of a scenario (exported as `cs_bucket_*` metrics).
+#[derive(Debug, Default)]
+pub struct ScenarioStats {
+    pub poured: AtomicU64,
+    pub overflows: AtomicU64,
+    pub instantiated: AtomicU64,
+    pub underflows: AtomicU64,
+    pub canceled: AtomicU64,
+    pub blackholed: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: Arc<str>,
+    pub description: String,
+    /// `file:line` of the document.
+    pub origin: Arc<str>,
+    pub kind: Kind,
+    pub debug: bool,
+    pub filter: Option<Program>,
+    pub groupby: Option<Program>,
+    pub distinct: Option<Program>,
+    pub cancel_on: Option<Program>,
+    pub overflow_filter: Option<Program>,
+    pub condition: Option<Program>,
+    pub bayes: Option<Bayes>,
+    pub capacity: i64,
+    /// Nanoseconds per leaked token; 0 when unset.
+    pub leakspeed: i64,
+    /// Counter lifetime in nanoseconds; 0 when unset.
+    pub duration: i64,
+    /// How long an instance lives without a pour (CrowdSec's `Duration`), in nanoseconds.
+    pub expiry: i64,
+    pub blackhole: Option<i64>,
+    pub reprocess: bool,
+    /// Events kept per instance (the queue keeps one more); `None` = unbounded.
+    pub queue_limit: Option<usize>,
+    pub scope: ScopeRule,
+    pub labels: BTreeMap<String, serde_json::Value>,
+    pub remediation: bool,
+    pub version: String,
+    pub severity: Severity,
+    pub summary: Option<String>,
+    pub message: Option<String>,
+    pub audit: Option<AuditSchema>,
+    pub stats: ScenarioStats,
+}
+
+/// Compiles the scenario documents of one file.
+pub struct ScenarioCompiler<'a> {
+    pub services: Arc<expr::Services>,
+    pub data_dir: &'a Path,
+    pub errors: &'a mut ConfigErrors,
+    pub warnings: &'a mut Vec<String>,
+}
+
+impl ScenarioCompiler<'_> {
+    fn env(&self, roots: &[(&str, RootType)]) -> CompileEnv {
+        let mut env = CompileEnv::for_event(Arc::clone(&self.services));
+        for (name, ty) in roots {
+            env = env.with_root(name, *ty);
+        }
+        env
+    }
+
+    fn expr(&mut self, file: &Path, e: &Expr, env: &CompileEnv, what: &str) -> Option<Program> {
+        if e.is_blank() {
+            return None;
+        }
+        match expr::compile(&e.src, env) {
+            Ok(p) => Some(p),
+            Err(err) => {
+                self.errors.push(ConfigError::at_expr(file, e, err.offset(), format!("{what}: {err}")));
+                None
+            }
+        }
+    }
+
+    pub fn compile(&mut self, file: &Path, doc: &Located<ScenarioSpec>) -> Option<Scenario> {
+        let pos = position(doc);
+        let s = &doc.value;
+        let before = self.errors.0.len();
+        let mut err = |errors: &mut ConfigErrors, msg: String| errors.push(ConfigError::new(file, pos.0, pos.1, msg));
+
+        if let Some(f) = &s.format
+            && let Err(e) = check_format(&f.text)
+        {
+            self.warnings.push(format!("{}:{}:{}: scenario skipped: {e}", file.display(), pos.0, pos.1));
+            return None;
+        }
+        let name = s.name.clone().unwrap_or_default();
+        if name.is_empty() {
+            err(self.errors, "scenario must have a name".into());
+        }
+        let description = s.description.clone().unwrap_or_default();
+        if description.is_empty() {
+            err(self.errors, format!("scenario {name}: description is mandatory"));
+        }
+        let kind = match s.kind.as_deref().map(str::trim) {
+            Some("leaky") => Some(Kind::Leaky),
+            Some("trigger") => Some(Kind::Trigger),
+            Some("counter") => Some(Kind::Counter),
+            Some("conditional") => Some(Kind::Conditional),
+            Some("bayesian") => Some(Kind::Bayesian),
+            other => {
+                err(self.errors, format!("scenario {name}: unknown type {:?} (leaky, trigger, counter, conditional, bayesian)", other.unwrap_or("")));
+                None
+            }
+        };
+        let dur = |errors: &mut ConfigErrors, field: &str, v: &Option<crate::config::yaml::ScalarText>| -> i64 {
+            match v.as_ref().map(|t| t.text.trim()).filter(|t| !t.is_empty()) {
+                None => 0,
+                Some(t) => match parse_duration(t) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: {field}: {e}")));
+                        0
+                    }
+                },
+            }
+        };
+        let leakspeed = dur(self.errors, "leakspeed", &s.leakspeed);
+        let duration = dur(self.errors, "duration", &s.duration);
+        let blackhole = match dur(self.errors, "blackhole", &s.blackhole) {
+            0 => None,
+            d => Some(d),
+        };
+        let capacity = s.capacity.unwrap_or(0);
+        match kind {
+            Some(Kind::Leaky) => {
+                if capacity <= 0 {
+                    err(self.errors, format!("scenario {name}: bad capacity for leaky '{capacity}': must be > 0"));
+                }
+                if leakspeed <= 0 {
+                    err(self.errors, format!("scenario {name}: leaky needs a leakspeed"));
+                }
+            }
+            Some(Kind::Counter) => {
+                if duration <= 0 {
+                    err(self.errors, format!("scenario {name}: counter needs a duration"));
+                }
+                if capacity != -1 {
+                    err(self.errors, format!("scenario {name}: counter bucket must have -1 capacity"));
+                }
+            }
+            Some(Kind::Trigger) => {
+                if capacity != 0 {
+                    err(self.errors, format!("scenario {name}: trigger bucket must have 0 capacity"));
+                }
+            }
+            Some(Kind::Conditional) => {
+                if leakspeed <= 0 {
+                    err(self.errors, format!("scenario {name}: conditional needs a leakspeed"));
+                }
+                if s.condition.as_ref().is_none_or(|c| c.is_blank()) {
+                    err(self.errors, format!("scenario {name}: conditional needs a condition"));
+                }
+            }
+            Some(Kind::Bayesian) => {
+                if leakspeed <= 0 {
+                    err(self.errors, format!("scenario {name}: bayesian needs a leakspeed"));
+                }
+                if capacity != -1 {
+                    err(self.errors, format!("scenario {name}: bayesian bucket must have -1 capacity"));
+                }
+                for (field, v) in [("bayesian_prior", s.bayesian_prior), ("bayesian_threshold", s.bayesian_threshold)] {
+                    match v {
+                        Some(p) if p > 0.0 && p <= 1.0 => {}
+                        _ => err(self.errors, format!("scenario {name}: {field} must be in (0, 1]")),
+                    }
+                }
+                if s.bayesian_conditions.as_ref().is_none_or(|c| c.is_empty()) {
+                    err(self.errors, format!("scenario {name}: bayesian needs bayesian_conditions"));
+                }
+            }
+            None => {}
+        }
+
+        // Data files first: filters may precompile File(...) lists.
+        for d in s.data.iter().flatten() {
+            if let (Some(dest), Some(kind)) = (d.dest_file.as_deref(), d.kind.as_deref()) {
+                match expr::DataKind::parse(kind) {
+                    Some(k) => {
+                        if let Err(e) = self.services.data.load(dest, k, self.data_dir) {
+                            self.warnings.push(format!("{}:{}: data file {dest}: {e}", file.display(), pos.0));
+                        }
+                    }
+                    None => err(self.errors, format!("scenario {name}: data: unknown type {kind:?}")),
+                }
+            }
+        }
+
+        let evt_env = self.env(&[]);
+        let cond_env = self.env(&[("queue", RootType::Any), ("leaky", RootType::Any)]);
+        let ovf_env = self.env(&[("queue", RootType::Any), ("leaky", RootType::Any), ("signal", RootType::Any)]);
+        let filter = s.filter.as_ref().and_then(|e| self.expr(file, e, &evt_env, "filter"));
+        if s.filter.as_ref().is_none_or(|f| f.is_blank()) {
+            self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: filter is mandatory")));
+        }
+        let groupby = s.groupby.as_ref().and_then(|e| self.expr(file, e, &evt_env, "groupby"));
+        let distinct = s.distinct.as_ref().and_then(|e| self.expr(file, e, &evt_env, "distinct"));
+        let cancel_on = s.cancel_on.as_ref().and_then(|e| self.expr(file, e, &evt_env, "cancel_on"));
+        let overflow_filter = s.overflow_filter.as_ref().and_then(|e| self.expr(file, e, &ovf_env, "overflow_filter"));
+        let condition = s.condition.as_ref().and_then(|e| self.expr(file, e, &cond_env, "condition"));
+        let bayes = if kind == Some(Kind::Bayesian) {
+            let mut conditions = Vec::new();
+            for c in s.bayesian_conditions.iter().flatten() {
+                let Some(cond) = c.condition.as_ref() else {
+                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: bayesian condition without condition")));
+                    continue;
+                };
+                if let Some(p) = self.expr(file, cond, &cond_env, "bayesian condition") {
+                    conditions.push(BayesCondition {
+                        condition: p,
+                        prob_given_evil: c.prob_given_evil.unwrap_or(0.0) as f32,
+                        prob_given_benign: c.prob_given_benign.unwrap_or(0.0) as f32,
+                        guillotine: c.guillotine.unwrap_or(false),
+                    });
+                }
+            }
+            Some(Bayes {
+                prior: s.bayesian_prior.unwrap_or(0.0) as f32,
+                threshold: s.bayesian_threshold.unwrap_or(0.0) as f32,
+                conditions,
+            })
+        } else {
+            None
+        };
+
+        let scope = match &s.scope {
+            None => ScopeRule { kind: "Ip".into(), expr: None },
+            Some(sc) => {
+                let kind = sc.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Ip".into());
+                let expr = sc.expression.as_ref().and_then(|e| self.expr(file, e, &evt_env, "scope.expression"));
+                if kind == "Ip" && expr.is_some() {
+                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: scope Ip takes no expression")));
+                }
+                if kind != "Ip" && kind != "Range" && expr.is_none() {
+                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: scope {kind} needs an expression")));
+                }
+                ScopeRule { kind, expr }
+            }
+        };
+
+        let labels = s.labels.clone().unwrap_or_default();
+        let remediation = labels.get("remediation").and_then(|v| v.as_bool()).unwrap_or(false);
+        let label_str = |k: &str| labels.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let severity_text = s.severity.clone().or_else(|| label_str("severity"));
+        let severity = match severity_text.as_deref() {
+            None => {
+                if remediation {
+                    Severity::Warning
+                } else {
+                    Severity::Notice
+                }
+            }
+            Some(t) => Severity::parse(t).unwrap_or_else(|| {
+                self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: severity {t:?}: expected notice, warning or error")));
+                Severity::Notice
+            }),
+        };
+        let audit = s.audit.as_ref().map(|a| AuditSchema {
+            name: a.name.clone(),
+            fields: a
+                .fields
+                .iter()
+                .filter_map(|f| self.expr(file, &f.expression, &ovf_env, "audit field").map(|p| (f.name.clone(), p)))
+                .collect(),
+        });
+
+        if self.errors.0.len() > before {
+            return None;
+        }
+        let kind = kind?;
+        // CrowdSec: the queue holds `capacity` events (or `cache_size` when it is smaller, or when the capacity is
+        // unbounded), plus the one that overflows.
+        let cache = s.cache_size.unwrap_or(0);
+        let qsize = if cache > 0 && (cache <= capacity || capacity == -1) { cache } else { capacity };
+        let queue_limit = if qsize < 0 { None } else { Some(qsize as usize) };
+        let expiry = match kind {
+            Kind::Counter => duration,
+            Kind::Conditional | Kind::Bayesian => leakspeed,
+            _ if capacity > 0 && leakspeed > 0 => (capacity + 1) * leakspeed,
+            _ => duration,
+        };
+        Some(Scenario {
+            name: Arc::from(name.as_str()),
+            description,
+            origin: Arc::from(format!("{}:{}", file.display(), pos.0)),
+            kind,
+            debug: s.debug.unwrap_or(false),
+            filter,
+            groupby,
+            distinct,
+            cancel_on,
+            overflow_filter,
+            condition,
+            bayes,
+            capacity,
+            leakspeed,
+            duration,
+            expiry,
+            blackhole,
+            reprocess: s.reprocess.unwrap_or(false),
+            queue_limit,
+            scope,
+            remediation,
+            labels,
+            version: s.version.as_ref().map(|v| v.text.clone()).unwrap_or_default(),
+            severity,
+            summary: s.summary.clone().or_else(|| label_str("summary")),
+            message: s.message.clone().or_else(|| label_str("message")),
+            audit,
+            stats: ScenarioStats::default(),
+        })
+    }
+}

@@ -1,0 +1,257 @@
+//! One bucket instance (a scenario × a groupby value) and what a pour does to it, per CrowdSec's processor chain
+//! (spec §7.3): type hook (trigger) → distinct → cancel_on → pour (token bucket) → condition / bayesian.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, ExpectMode, Timestamp};
+use crate::expr::{Scope, Services, Value};
+
+use super::compile::{Kind, Scenario};
+use super::limiter::Limiter;
+use super::view::{LeakyView, QueueView};
+
+/// The state of one live bucket.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Instance {
+    /// The groupby value.
+    pub key: String,
+    pub mode: ExpectMode,
+    /// `None` for unbounded buckets (capacity -1: counters, bayesian): they never overflow by volume.
+    pub limiter: Option<Limiter>,
+    /// Kept events, oldest first: at most the scenario's queue limit + 1.
+    pub queue: VecDeque<Arc<Event>>,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    pub ovflw_ts: Option<Timestamp>,
+    /// Events poured over the instance's life (after `distinct`).
+    pub total_count: i64,
+    /// Values already seen by `distinct`.
+    pub seen: HashSet<String>,
+    /// Bayesian guillotines already triggered, per condition.
+    pub guillotine: Vec<bool>,
+    /// Unique per instance (CrowdSec's bucket UUID); also tells a stale timer from a live one.
+    pub id: u64,
+    /// When the instance expires (underflow, or a counter's report), in ns on its own clock.
+    pub deadline: i64,
+    /// The deadline currently queued in the manager's timer heap, if any.
+    #[serde(skip)]
+    pub timer: Option<i64>,
+}
+
+/// What a pour did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poured {
+    /// Counted (or, for an event without a usable time in replay, looked at but not counted).
+    Kept,
+    /// Dropped by `distinct`.
+    Duplicate,
+    /// `cancel_on` matched: the instance dies silently.
+    Canceled,
+    /// The bucket overflowed.
+    Overflow,
+}
+
+impl Instance {
+    pub fn new(sc: &Scenario, key: String, mode: ExpectMode, id: u64) -> Instance {
+        let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {
+            Some(Limiter::new(sc.leakspeed.max(1), sc.capacity))
+        } else {
+            None
+        };
+        Instance {
+            key,
+            mode,
+            limiter,
+            queue: VecDeque::new(),
+            first_ts: None,
+            last_ts: None,
+            ovflw_ts: None,
+            total_count: 0,
+            seen: HashSet::new(),
+            guillotine: vec![false; sc.bayes.as_ref().map_or(0, |b| b.conditions.len())],
+            id,
+            deadline: 0,
+            timer: None,
+        }
+    }
+
+    fn keep(&mut self, sc: &Scenario, evt: Arc<Event>) {
+        if let Some(limit) = sc.queue_limit {
+            // CrowdSec keeps one more than the limit: the event that overflows.
+            while self.queue.len() > limit {
+                self.queue.pop_front();
+            }
+        }
+        self.queue.push_back(evt);
+    }
+
+    /// Pours `evt`. `now` is the wall clock, used by live instances and as a fallback.
+    pub fn pour(&mut self, sc: &Scenario, evt: &Arc<Event>, now: Timestamp, services: &Services) -> Poured {
+        if sc.kind == Kind::Trigger {
+            // A trigger overflows on every event, before `distinct` is even looked at.
+            let ts = match self.mode {
+                ExpectMode::TimeMachine => event_time(evt).unwrap_or(now),
+                ExpectMode::Live => now,
+            };
+            self.first_ts = Some(ts);
+            self.last_ts = Some(ts);
+            self.ovflw_ts = Some(ts);
+            self.total_count = 1;
+            self.keep(sc, Arc::clone(evt));
+            return Poured::Overflow;
+        }
+        if let Some(d) = &sc.distinct {
+            match eval_text(d, evt, services) {
+                Ok(element) => {
+                    if !self.seen.insert(element) {
+                        return Poured::Duplicate;
+                    }
+                }
+                Err(e) => tracing::warn!(scenario = %sc.name, "distinct failed: {e}"),
+            }
+        }
+        if let Some(c) = &sc.cancel_on {
+            let mut scope = Scope::new(services).with_evt(evt);
+            match c.eval_bool(&mut scope) {
+                Ok(true) => return Poured::Canceled,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(scenario = %sc.name, "cancel_on failed: {e}"),
+            }
+        }
+
+        let ts = match self.mode {
+            ExpectMode::Live => Some(now),
+            ExpectMode::TimeMachine => {
+                let t = event_time(evt);
+                if t.is_none() {
+                    // CrowdSec: an event without MarshaledTime cannot be poured in replay.
+                    tracing::warn!(scenario = %sc.name, src = %evt.line.src, "event without a parsed date not poured (is a date enricher installed?)");
+                }
+                t
+            }
+        };
+        let mut overflow = false;
+        if let Some(ts) = ts {
+            self.total_count += 1;
+            if self.first_ts.is_none() {
+                self.first_ts = Some(ts);
+            }
+            self.last_ts = Some(ts);
+            let accepted = match &mut self.limiter {
+                Some(l) => l.allow(nanos(&ts)),
+                None => true,
+            };
+            self.keep(sc, Arc::clone(evt));
+            if !accepted {
+                self.ovflw_ts = Some(ts);
+                overflow = true;
+            }
+        }
+        if overflow {
+            return Poured::Overflow;
+        }
+
+        if let Some(cond) = &sc.condition {
+            let r = {
+                let queue = QueueView::new(&self.queue, sc.queue_limit);
+                let leaky = LeakyView { inst: self, scenario: sc };
+                let mut scope = Scope::new(services).with_evt(evt);
+                scope.bind("queue", Value::host(&queue));
+                scope.bind("leaky", Value::host(&leaky));
+                cond.eval_bool(&mut scope)
+            };
+            match r {
+                Ok(true) => {
+                    self.ovflw_ts = self.last_ts;
+                    return Poured::Overflow;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(scenario = %sc.name, "condition failed: {e}"),
+            }
+        }
+        if let Some(b) = &sc.bayes {
+            let mut posterior = b.prior;
+            for (i, c) in b.conditions.iter().enumerate() {
+                if c.guillotine && self.guillotine[i] {
+                    posterior = bayes_update(posterior, c.prob_given_evil, c.prob_given_benign);
+                    continue;
+                }
+                let r = {
+                    let queue = QueueView::new(&self.queue, sc.queue_limit);
+                    let leaky = LeakyView { inst: self, scenario: sc };
+                    let mut scope = Scope::new(services).with_evt(evt);
+                    scope.bind("queue", Value::host(&queue));
+                    scope.bind("leaky", Value::host(&leaky));
+                    c.condition.eval_bool(&mut scope)
+                };
+                match r {
+                    Ok(true) => {
+                        posterior = bayes_update(posterior, c.prob_given_evil, c.prob_given_benign);
+                        self.guillotine[i] = true;
+                    }
+                    Ok(false) => {
+                        posterior = bayes_update(posterior, 1.0 - c.prob_given_evil, 1.0 - c.prob_given_benign);
+                    }
+                    Err(e) => tracing::warn!(scenario = %sc.name, "bayesian condition failed: {e}"),
+                }
+            }
+            if posterior > b.threshold {
+                self.ovflw_ts = self.last_ts;
+                return Poured::Overflow;
+            }
+        }
+        Poured::Kept
+    }
+}
+
+/// CrowdSec's bayesian update, in `float32` like the original so thresholds compare the same.
+pub fn bayes_update(prior: f32, given_evil: f32, given_benign: f32) -> f32 {
+    let numerator = given_evil * prior;
+    numerator / (numerator + given_benign * (1.0 - prior))
+}
+
+/// The event's own time, from `MarshaledTime` (what time-machine buckets run on).
+pub fn event_time(evt: &Event) -> Option<Timestamp> {
+    if evt.marshaled_time.is_empty() {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(&evt.marshaled_time).ok()
+}
+
+/// Nanoseconds since the Unix epoch (saturating far outside ±292 years).
+pub fn nanos(t: &Timestamp) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
+}
+
+fn eval_text(p: &crate::expr::Program, evt: &Event, services: &Services) -> Result<String, String> {
+    let mut scope = Scope::new(services).with_evt(evt);
+    let v = p.eval(&mut scope).map_err(|e| e.to_string())?;
+    // CrowdSec: a non-string distinct value counts as "".
+    Ok(v.as_str().map(str::to_string).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bayes_update_is_bayes_rule() {
+        let p = bayes_update(0.5, 0.9, 0.1);
+        assert!((p - 0.9).abs() < 1e-6);
+        let p = bayes_update(0.1, 0.5, 0.5);
+        assert!((p - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn event_time_reads_marshaled_time() {
+        let mut e = Event::default();
+        assert!(event_time(&e).is_none());
+        e.marshaled_time = "2026-02-12T14:10:21+02:00".into();
+        let t = event_time(&e).unwrap();
+        assert_eq!(t.offset().local_minus_utc(), 7200);
+        assert_eq!(nanos(&t), 1_770_898_221_000_000_000);
+    }
+}

@@ -1,0 +1,365 @@
+//! The buckets of every scenario: finds or creates the instance for each event, pours, expires instances, applies
+//! blackholes and `overflow_filter`, and hands back overflow events.
+//!
+//! Single-threaded by design (the caller orders events): the same input gives the same alerts in the same order.
+//! Time is passed in: time-machine instances run on the events' own timestamps, live instances on the `now`
+//! the caller gives (the wall clock in the daemon, a fixed value in tests), so nothing here sleeps or reads a
+//! clock. Expiry is a min-heap of deadlines with lazy invalidation: one entry per instance, re-queued when pours
+//! pushed its deadline back.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use foldhash::fast::RandomState;
+
+use crate::event::{Event, ExpectMode, Timestamp};
+use crate::expr::{Scope, Services, Value};
+
+use super::alert::overflow_event;
+use super::compile::{Kind, Scenario};
+use super::instance::{Instance, Poured, event_time, nanos};
+use super::view::{LeakyView, QueueView};
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    deadline: i64,
+    scenario: usize,
+    key: String,
+    id: u64,
+}
+
+/// Why the pour loop stopped early for an event.
+#[derive(Debug, Default)]
+pub struct PourReport {
+    /// Indices of the scenarios the event was poured into (for `explain` and dumps).
+    pub poured: Vec<usize>,
+    /// A filter or groupby failed: CrowdSec then skips the remaining scenarios for this event.
+    pub error: Option<String>,
+}
+
+pub struct Buckets {
+    scenarios: Arc<Vec<Scenario>>,
+    services: Arc<Services>,
+    instances: Vec<HashMap<String, Instance, RandomState>>,
+    blackholes: Vec<HashMap<String, i64, RandomState>>,
+    tm_timers: BinaryHeap<Reverse<Timer>>,
+    live_timers: BinaryHeap<Reverse<Timer>>,
+    /// The latest event time seen by time-machine buckets.
+    tm_now: i64,
+    next_id: u64,
+    overflows_since_prune: usize,
+}
+
+impl Buckets {
+    pub fn new(scenarios: Arc<Vec<Scenario>>, services: Arc<Services>) -> Buckets {
+        let n = scenarios.len();
+        Buckets {
+            scenarios,
+            services,
+            instances: (0..n).map(|_| HashMap::default()).collect(),
+            blackholes: (0..n).map(|_| HashMap::default()).collect(),
+            tm_timers: BinaryHeap::new(),
+            live_timers: BinaryHeap::new(),
+            tm_now: i64::MIN,
+            next_id: 1,
+            overflows_since_prune: 0,
+        }
+    }
+
+    pub fn scenarios(&self) -> &Arc<Vec<Scenario>> {
+        &self.scenarios
+    }
+
+    /// Live instances per scenario.
+    pub fn live_instances(&self, scenario: usize) -> usize {
+        self.instances.get(scenario).map_or(0, HashMap::len)
+    }
+
+    pub fn total_instances(&self) -> usize {
+        self.instances.iter().map(HashMap::len).sum()
+    }
+
+    /// Pours one parsed event into every scenario whose filter accepts it; returns the overflow events.
+    pub fn pour(&mut self, evt: Event, now: Timestamp, out: &mut Vec<Event>) -> PourReport {
+        let mut report = PourReport::default();
+        if evt.expect_mode == ExpectMode::TimeMachine
+            && let Some(t) = event_time(&evt)
+        {
+            self.advance_tm(nanos(&t), out);
+        }
+        self.advance_live(nanos(&now), now, out);
+
+        let mut evt = evt;
+        let mut shared: Option<Arc<Event>> = None;
+        let scenarios = Arc::clone(&self.scenarios);
+        for (si, sc) in scenarios.iter().enumerate() {
+            if let Some(f) = &sc.filter {
+                let (r, muts) = {
+                    let mut scope = Scope::new(&self.services).with_evt(&evt);
+                    let r = f.eval_bool(&mut scope);
+                    (r, scope.take_mutations())
+                };
+                if !muts.is_empty() {
+                    for m in muts {
+                        m.apply(&mut evt);
+                    }
+                    shared = None;
+                }
+                match r {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(scenario = %sc.name, "filter failed, event not poured further: {e}");
+                        report.error = Some(format!("{}: filter: {e}", sc.name));
+                        break;
+                    }
+                }
+            }
+            let key = match &sc.groupby {
+                None => String::new(),
+                Some(g) => {
+                    let mut scope = Scope::new(&self.services).with_evt(&evt);
+                    match g.eval(&mut scope) {
+                        Ok(Value::Str(s)) => s.to_string(),
+                        Ok(other) => {
+                            let msg = format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
+                            tracing::warn!("{msg}");
+                            report.error = Some(msg);
+                            break;
+                        }
+                        Err(e) => {
+                            tracing::warn!(scenario = %sc.name, "groupby failed: {e}");
+                            report.error = Some(format!("{}: groupby: {e}", sc.name));
+                            break;
+                        }
+                    }
+                }
+            };
+            let ev = Arc::clone(shared.get_or_insert_with(|| Arc::new(evt.clone())));
+            report.poured.push(si);
+            self.pour_one(si, key, &ev, now, out);
+        }
+        report
+    }
+
+    /// Feeds an overflow event back into the scenarios (`reprocess: true`).
+    pub fn reprocess(&mut self, ovf: Event, now: Timestamp, out: &mut Vec<Event>) -> PourReport {
+        self.pour(ovf, now, out)
+    }
+
+    fn pour_one(&mut self, si: usize, key: String, evt: &Arc<Event>, now: Timestamp, out: &mut Vec<Event>) {
+        let sc = &self.scenarios[si];
+        sc.stats.poured.fetch_add(1, Ordering::Relaxed);
+        let mode = evt.expect_mode;
+        let map = &mut self.instances[si];
+        // Time-machine expiry is checked when the next event arrives (spec §7.6): a bucket idle for longer than
+        // its lifetime on the log's clock is replaced by a fresh one.
+        if let Some(inst) = map.get(&key)
+            && inst.mode == ExpectMode::TimeMachine
+            && inst.first_ts.is_some()
+            && sc.kind != Kind::Counter
+            && let (Some(d), Some(last)) = (event_time(evt), inst.last_ts)
+            && nanos(&d) > nanos(&last).saturating_add(sc.expiry)
+        {
+            map.remove(&key);
+            sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+        }
+        if !map.contains_key(&key) {
+            let id = self.next_id;
+            self.next_id += 1;
+            map.insert(key.clone(), Instance::new(sc, key.clone(), mode, id));
+            sc.stats.instantiated.fetch_add(1, Ordering::Relaxed);
+        }
+        let inst = map.get_mut(&key).expect("instance just ensured");
+        let result = inst.pour(sc, evt, now, &self.services);
+        match result {
+            Poured::Duplicate => {}
+            Poured::Canceled => {
+                map.remove(&key);
+                sc.stats.canceled.fetch_add(1, Ordering::Relaxed);
+            }
+            Poured::Kept => {
+                // The expiry clock restarts on every pour, except a counter's, which reports at a fixed time.
+                let base = match inst.mode {
+                    ExpectMode::TimeMachine => inst.last_ts.map(|t| nanos(&t)),
+                    ExpectMode::Live => Some(nanos(&now)),
+                };
+                if let Some(base) = base
+                    && (sc.kind != Kind::Counter || inst.deadline == 0)
+                {
+                    let start = if sc.kind == Kind::Counter { inst.first_ts.map(|t| nanos(&t)).unwrap_or(base) } else { base };
+                    inst.deadline = start.saturating_add(sc.expiry.max(1));
+                    if inst.timer.is_none() {
+                        inst.timer = Some(inst.deadline);
+                        let t = Timer { deadline: inst.deadline, scenario: si, key, id: inst.id };
+                        match inst.mode {
+                            ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
+                            ExpectMode::Live => self.live_timers.push(Reverse(t)),
+                        }
+                    }
+                }
+            }
+            Poured::Overflow => {
+                let inst = map.remove(&key).expect("instance present");
+                self.emit(si, &inst, out);
+            }
+        }
+    }
+
+    /// Runs the overflow hooks (overflow_filter, blackhole) and emits the alert event.
+    fn emit(&mut self, si: usize, inst: &Instance, out: &mut Vec<Event>) {
+        let sc = &self.scenarios[si];
+        let ovflw = inst.ovflw_ts.or(inst.last_ts).map(|t| nanos(&t)).unwrap_or(0);
+        let event = overflow_event(sc, inst, &self.services);
+        if let Some(f) = &sc.overflow_filter {
+            let keep = {
+                let queue = QueueView::new(&inst.queue, sc.queue_limit);
+                let leaky = LeakyView { inst, scenario: sc };
+                let mut scope = Scope::new(&self.services);
+                scope.bind("queue", Value::host(&queue));
+                scope.bind("leaky", Value::host(&leaky));
+                if let Ok(e) = &event
+                    && let Some(ovf) = &e.overflow
+                {
+                    scope.bind("signal", Value::host(&**ovf));
+                }
+                f.eval_bool(&mut scope)
+            };
+            match keep {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
+                    return;
+                }
+            }
+        }
+        if let Some(bh) = sc.blackhole {
+            let holes = &mut self.blackholes[si];
+            if let Some(&until) = holes.get(&inst.key)
+                && until > ovflw
+            {
+                sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            holes.insert(inst.key.clone(), ovflw.saturating_add(bh));
+            self.overflows_since_prune += 1;
+            if self.overflows_since_prune > 4096 {
+                self.overflows_since_prune = 0;
+                let now = ovflw;
+                for h in &mut self.blackholes {
+                    h.retain(|_, until| *until > now);
+                }
+            }
+        }
+        sc.stats.overflows.fetch_add(1, Ordering::Relaxed);
+        match event {
+            Ok(e) => out.push(e),
+            Err(e) => tracing::warn!(scenario = %sc.name, "overflow without alert: {e}"),
+        }
+    }
+
+    /// Advances the log clock of time-machine buckets: counters due report, idle instances are collected.
+    fn advance_tm(&mut self, now: i64, out: &mut Vec<Event>) {
+        if now <= self.tm_now {
+            return;
+        }
+        self.tm_now = now;
+        self.fire(true, now, None, out);
+    }
+
+    /// Advances the wall clock of live buckets (also called periodically by the daemon through [`Buckets::tick`]).
+    fn advance_live(&mut self, now_ns: i64, now: Timestamp, out: &mut Vec<Event>) {
+        self.fire(false, now_ns, Some(now), out);
+    }
+
+    /// Timers due at wall-clock `now`: what the daemon calls every second so live buckets expire and counters
+    /// report without waiting for the next event.
+    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Event>) {
+        self.advance_live(nanos(&now), now, out);
+    }
+
+    fn fire(&mut self, tm: bool, now: i64, now_ts: Option<Timestamp>, out: &mut Vec<Event>) {
+        loop {
+            let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
+            let Some(Reverse(top)) = heap.peek() else { break };
+            // Time-machine instances are kept one extra lifetime before collection: the lazy check in
+            // `pour_one` decides expiry exactly, even when lines of several files arrive slightly out of order.
+            let sc_expiry = self.scenarios[top.scenario].expiry;
+            let kind = self.scenarios[top.scenario].kind;
+            let due = if tm {
+                let grace = if kind == Kind::Counter { 0 } else { sc_expiry };
+                now > top.deadline.saturating_add(grace)
+            } else {
+                now >= top.deadline
+            };
+            if !due {
+                break;
+            }
+            let Reverse(t) = heap.pop().expect("peeked");
+            let map = &mut self.instances[t.scenario];
+            let Some(inst) = map.get_mut(&t.key) else { continue };
+            if inst.id != t.id {
+                continue;
+            }
+            if inst.deadline > t.deadline {
+                // Pours moved the deadline: queue it again.
+                inst.timer = Some(inst.deadline);
+                let again = Timer { deadline: inst.deadline, ..t };
+                let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
+                heap.push(Reverse(again));
+                continue;
+            }
+            let mut inst = map.remove(&t.key).expect("present");
+            let sc = &self.scenarios[t.scenario];
+            if sc.kind == Kind::Counter {
+                // A counter reports what it counted when its time is up.
+                let at = if tm {
+                    chrono::DateTime::from_timestamp_nanos(inst.deadline).fixed_offset()
+                } else {
+                    now_ts.unwrap_or_else(|| chrono::Utc::now().fixed_offset())
+                };
+                inst.ovflw_ts = Some(at);
+                self.emit(t.scenario, &inst, out);
+            } else {
+                sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Instances still alive, for saving state on shutdown.
+    pub fn snapshot(&self) -> Vec<(String, Vec<Instance>)> {
+        self.scenarios
+            .iter()
+            .zip(&self.instances)
+            .map(|(sc, m)| {
+                let mut v: Vec<Instance> = m.values().cloned().collect();
+                v.sort_by(|a, b| a.key.cmp(&b.key));
+                (sc.name.to_string(), v)
+            })
+            .collect()
+    }
+
+    /// Restores saved instances of scenarios that still exist; returns how many were restored.
+    pub fn restore(&mut self, saved: Vec<(String, Vec<Instance>)>) -> usize {
+        let mut n = 0;
+        for (name, instances) in saved {
+            let Some(si) = self.scenarios.iter().position(|s| *s.name == *name) else { continue };
+            for mut inst in instances {
+                inst.id = self.next_id;
+                self.next_id += 1;
+                inst.timer = Some(inst.deadline);
+                let t = Timer { deadline: inst.deadline, scenario: si, key: inst.key.clone(), id: inst.id };
+                match inst.mode {
+                    ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
+                    ExpectMode::Live => self.live_timers.push(Reverse(t)),
+                }
+                self.instances[si].insert(inst.key.clone(), inst);
+                n += 1;
+            }
+        }
+        n
+    }
+}
