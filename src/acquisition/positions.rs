@@ -137,6 +137,11 @@ impl FileTracker {
         true
     }
 
+    /// True while a reader owns the path.
+    pub(crate) fn is_claimed(&self) -> bool {
+        self.lock().claimed
+    }
+
     /// Gives the path up; `read_to` = (dev, inode, offset after the last record sent) for a successor.
     pub(crate) fn release(&self, read_to: Option<(u64, u64, u64)>) {
         let mut st = self.lock();
@@ -380,7 +385,7 @@ mod tests {
         assert_eq!(t.advance().map(|p| p.offset), Some(100), "c alone must not move past a and b");
         a.commit();
         assert_eq!(t.advance().map(|p| p.offset), Some(110));
-        assert_eq!(t.outstanding(), 1);
+        assert_eq!(t.outstanding(), 2, "b is missing, so c is not retired yet");
         b.commit();
         assert_eq!(t.advance().map(|p| p.offset), Some(130));
         assert_eq!(t.outstanding(), 0);

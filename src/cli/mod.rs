@@ -1,5 +1,7 @@
 //! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
 
+pub mod capture;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -18,13 +20,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Receive syslog (UDP/TCP) and record it to a file that `replay --type syslog FILE` reads.
+    Capture(capture::CaptureArgs),
+}
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
-    match cli.command {}
+    match cli.command {
+        Command::Capture(args) => capture::run(args),
+    }
 }
 
 fn init_tracing(level: &str) {
