@@ -303,7 +303,14 @@ impl Manager {
                         stop.wait().await;
                         let _ = waker.try_send(());
                     });
-                    spawn_thread("acq-tail", move || file::run_tail(&f, &emitter, &store, &rt, (wake_tx, wake_rx)))?
+                    let (ready_tx, ready_rx) = oneshot::channel();
+                    let done = spawn_thread("acq-tail", move || {
+                        file::run_tail(&f, &emitter, &store, &rt, (wake_tx, wake_rx), ready_tx)
+                    })?;
+                    // Return once the files present now are open, so "existing at start" means "existing when
+                    // start/reload returned".
+                    let _ = ready_rx.await;
+                    done
                 }
             }
             SourceKind::Syslog(s) => {

@@ -4,6 +4,7 @@
 //! What this module is not: the reading of any particular source.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, watch};
 
@@ -121,13 +122,19 @@ impl Emitter {
         if self.stop.is_stopped() {
             return Err(Stopped);
         }
-        tokio::select! {
+        // Counted before the send so that a receiver never sees a record the counter does not include yet.
+        self.metrics.lines.fetch_add(1, Ordering::Relaxed);
+        let sent = tokio::select! {
             biased;
-            r = self.tx.send(rec) => r.map_err(|_| Stopped),
-            _ = self.stop.wait() => Err(Stopped),
-        }?;
-        self.metrics.lines.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+            r = self.tx.send(rec) => r.is_ok(),
+            _ = self.stop.wait() => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            self.metrics.lines.fetch_sub(1, Ordering::Relaxed);
+            Err(Stopped)
+        }
     }
 
     /// [`Emitter::send`] from a plain thread (file and stdin readers).
@@ -136,13 +143,16 @@ impl Emitter {
             return Err(Stopped);
         }
         // Fast path without entering the runtime.
+        self.metrics.lines.fetch_add(1, Ordering::Relaxed);
         match self.tx.try_send(rec) {
-            Ok(()) => {
-                self.metrics.lines.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Ok(())
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.metrics.lines.fetch_sub(1, Ordering::Relaxed);
+                match e {
+                    mpsc::error::TrySendError::Closed(_) => Err(Stopped),
+                    mpsc::error::TrySendError::Full(rec) => rt.block_on(self.send(rec)),
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stopped),
-            Err(mpsc::error::TrySendError::Full(rec)) => rt.block_on(self.send(rec)),
         }
     }
 

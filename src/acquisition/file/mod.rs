@@ -130,7 +130,9 @@ pub fn run_tail(
     store: &Arc<PositionStore>,
     rt: &tokio::runtime::Handle,
     wake: (SyncSender<()>, Receiver<()>),
+    ready: tokio::sync::oneshot::Sender<()>,
 ) {
+    let mut ready = Some(ready);
     let set = match FileSet::new(cfg) {
         Ok(s) => s,
         Err(e) => {
@@ -172,6 +174,10 @@ pub fn run_tail(
             }
         }
         first = false;
+        // The files present at start are open (positioned at their end): from now on, anything written is read.
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
         emitter.metrics.open.store(files.len() as u64, Ordering::Relaxed);
 
         let mut stopped = false;
