@@ -286,7 +286,10 @@ async fn existing_files_are_tailed_from_the_end_and_long_lines_are_capped() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("app.log");
     std::fs::write(&path, "old line 1\nold line 2\n").unwrap_or_else(|e| panic!("{e}"));
-    let yaml = format!("filename: {}\nmax_buffer_size: 100\npoll_without_inotify: true\nlabels: {{type: app}}\n", path.display());
+    let yaml = format!(
+        "filename: {}\nmax_buffer_size: 100\npoll_without_inotify: true\nlabels: {{type: app}}\n",
+        path.display()
+    );
     let src = acquis::load_str(&yaml, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}")).sources.remove(0);
     let (mut manager, mut rx) =
         Manager::start(vec![src], ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));

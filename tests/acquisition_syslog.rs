@@ -20,8 +20,9 @@ fn syslog_source(protocol: &str) -> SourceConfig {
 }
 
 async fn start(protocol: &str) -> (Manager, Receiver<Record>, Option<SocketAddr>, Option<SocketAddr>) {
-    let (mut m, rx) =
-        Manager::start(vec![syslog_source(protocol)], ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let (mut m, rx) = Manager::start(vec![syslog_source(protocol)], ManagerOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let info = m.sources();
     let (udp, tcp) = (info[0].udp_addr, info[0].tcp_addr);
     (m, rx, udp, tcp)
@@ -133,15 +134,16 @@ async fn raw_tcp_octet_counting_concurrent_senders_and_malformed_input() {
     for s in 0..senders {
         let lines: Vec<&str> =
             got.iter().map(|r| r.line.raw.as_str()).filter(|l| l.contains(&format!("host{s} "))).collect();
-        let want: Vec<String> = (0..per_sender)
-            .map(|i| format!("Feb 12 14:10:21 host{s} app: message {i} from sender {s}"))
-            .collect();
+        let want: Vec<String> =
+            (0..per_sender).map(|i| format!("Feb 12 14:10:21 host{s} app: message {i} from sender {s}")).collect();
         assert_eq!(lines, want, "sender {s}: per-connection order and content");
     }
 
     // Malformed input is counted and dropped; the connection and the server keep working.
     let mut conn = tokio::net::TcpStream::connect(tcp).await.unwrap_or_else(|e| panic!("{e}"));
-    conn.write_all(b"<999>1 garbage\n<13>1 2026-02-12T14:10:21+01:00 h a - - - still fine\n").await.unwrap_or_else(|e| panic!("{e}"));
+    conn.write_all(b"<999>1 garbage\n<13>1 2026-02-12T14:10:21+01:00 h a - - - still fine\n")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     conn.flush().await.unwrap_or_else(|e| panic!("{e}"));
     let got = collect(&mut rx, 1, Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1);
@@ -202,7 +204,8 @@ async fn capture_writes_what_the_source_feeds_and_replays_as_a_file() {
     // Replay: the capture read back as an ordinary file gives the same lines.
     let labels = [("type", "syslog")].into_iter().collect();
     let src = SourceConfig::cat_files(vec![out.display().to_string()], labels);
-    let (mut mgr, mut rx) = Manager::start(vec![src], ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let (mut mgr, mut rx) =
+        Manager::start(vec![src], ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
     mgr.seal();
     let mut replayed = Vec::new();
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {

@@ -28,9 +28,11 @@ use super::record::Record;
 pub fn parse_listen(spec: &str) -> Result<Vec<SyslogConfig>, String> {
     let mut out = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (scheme, addr) = part.split_once("://").ok_or_else(|| format!("{part}: expected udp://IP:PORT or tcp://IP:PORT"))?;
+        let (scheme, addr) =
+            part.split_once("://").ok_or_else(|| format!("{part}: expected udp://IP:PORT or tcp://IP:PORT"))?;
         let addr: SocketAddr = addr.parse().map_err(|_| format!("{part}: {addr:?} is not IP:PORT"))?;
-        let mut cfg = SyslogConfig { listen_addr: addr.ip().to_string(), listen_port: addr.port(), ..SyslogConfig::default() };
+        let mut cfg =
+            SyslogConfig { listen_addr: addr.ip().to_string(), listen_port: addr.port(), ..SyslogConfig::default() };
         match scheme {
             "udp" => {}
             "tcp" => {

@@ -281,7 +281,9 @@ impl PositionStore {
         let (saved, warning) = match std::fs::read(&file) {
             Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
                 Ok(s) if s.version == 1 => (s.files.into_iter().map(|p| (p.path.clone(), p)).collect(), None),
-                Ok(s) => (HashMap::new(), Some(format!("{}: unsupported version {}, ignored", file.display(), s.version))),
+                Ok(s) => {
+                    (HashMap::new(), Some(format!("{}: unsupported version {}, ignored", file.display(), s.version)))
+                }
                 Err(e) => (HashMap::new(), Some(format!("{}: corrupt positions file ignored: {e}", file.display()))),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (HashMap::new(), None),

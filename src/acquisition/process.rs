@@ -163,3 +163,30 @@ async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<str>, emitter: &Emitter)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journalctl_arguments_and_src() {
+        let f = vec!["_SYSTEMD_UNIT=ssh.service".to_string(), "_PID=1".to_string()];
+        assert_eq!(
+            journalctl_args(&f, true),
+            [
+                "journalctl",
+                "--follow",
+                "-n",
+                "0",
+                "-o",
+                "short-iso",
+                "--no-pager",
+                "-q",
+                "_SYSTEMD_UNIT=ssh.service",
+                "_PID=1"
+            ]
+        );
+        assert_eq!(journalctl_args(&f, false)[1..3], ["-o", "short-iso"]);
+        assert_eq!(journalctl_src(&f), "journalctl-_SYSTEMD_UNIT=ssh.service._PID=1");
+    }
+}

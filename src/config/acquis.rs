@@ -393,8 +393,7 @@ fn split_documents(text: &str) -> Vec<Document<'_>> {
     let mut start = 0usize;
     let mut start_line = 0u64;
     let mut pos = 0usize;
-    let mut line_no = 0u64;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (0u64..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
         if is_marker && pos > start {
@@ -403,7 +402,6 @@ fn split_documents(text: &str) -> Vec<Document<'_>> {
             start_line = line_no;
         }
         pos += line.len();
-        line_no += 1;
     }
     docs.push(Document { text: &text[start..], first_line: start_line });
     docs.retain(|d| has_content(d.text));
@@ -627,9 +625,7 @@ fn load_document(doc: &str, ctx: &mut DocCtx<'_>) -> Option<SourceConfig> {
     if let (Some(s), Some(d)) = (&probe.source, declared)
         && d != module
     {
-        if UNSUPPORTED.contains(&d) || matches!(d, "file" | "syslog" | "journalctl" | "command" | "stdin") {
-            ctx.warn_at(&s.referenced, format!("source {d:?} overridden to {module:?} by the keys present"));
-        }
+        ctx.warn_at(&s.referenced, format!("source {d:?} overridden to {module:?} by the keys present"));
     }
     let origin = Origin { file: ctx.file.to_path_buf(), line: ctx.place(&doc_loc).0 };
     let kind_and_common = match module {
@@ -644,7 +640,9 @@ fn load_document(doc: &str, ctx: &mut DocCtx<'_>) -> Option<SourceConfig> {
         "journalctl" => parse_module::<JournalctlDoc>(doc, ctx).and_then(|d| {
             let c = d.common(ctx, &doc_loc);
             let k = match &d.journalctl_filter {
-                Some(f) if !f.value.is_empty() => Some(SourceKind::Journalctl(JournalctlConfig { filters: f.value.clone() })),
+                Some(f) if !f.value.is_empty() => {
+                    Some(SourceKind::Journalctl(JournalctlConfig { filters: f.value.clone() }))
+                }
                 Some(f) => {
                     ctx.err_at(&f.referenced, "journalctl_filter must not be empty");
                     None
@@ -673,16 +671,15 @@ fn load_document(doc: &str, ctx: &mut DocCtx<'_>) -> Option<SourceConfig> {
             };
             k.zip(c)
         }),
-        "stdin" => parse_module::<StdinDoc>(doc, ctx).and_then(|d| d.common(ctx, &doc_loc).map(|c| (SourceKind::Stdin, c))),
+        "stdin" => {
+            parse_module::<StdinDoc>(doc, ctx).and_then(|d| d.common(ctx, &doc_loc).map(|c| (SourceKind::Stdin, c)))
+        }
         other => {
             let loc = probe.source.as_ref().map(|s| s.referenced).unwrap_or(doc_loc);
             if UNSUPPORTED.contains(&other) {
                 ctx.warn_at(&loc, format!("datasource {other:?} is not available in Correlator, skipped"));
             } else {
-                ctx.err_at(
-                    &loc,
-                    format!("unknown datasource {other:?} (file, syslog, journalctl, command, stdin)"),
-                );
+                ctx.err_at(&loc, format!("unknown datasource {other:?} (file, syslog, journalctl, command, stdin)"));
             }
             return None;
         }
@@ -847,7 +844,10 @@ mod tests {
         assert_eq!(c.sources[0].labels.get("type"), Some("syslog"));
         let SourceKind::Syslog(s) = &c.sources[1].kind else { panic!("syslog expected") };
         assert_eq!((s.listen_addr.as_str(), s.listen_port, s.udp, s.tcp), ("0.0.0.0", 4242, true, true));
-        assert_eq!(c.sources[2].kind, SourceKind::Journalctl(JournalctlConfig { filters: vec!["_SYSTEMD_UNIT=ssh.service".into()] }));
+        assert_eq!(
+            c.sources[2].kind,
+            SourceKind::Journalctl(JournalctlConfig { filters: vec!["_SYSTEMD_UNIT=ssh.service".into()] })
+        );
         assert_eq!(c.sources[3].mode, Mode::Cat);
         assert!(c.sources[3].time_machine());
         assert_eq!(c.sources[3].labels.get("env"), Some("prod"));
@@ -883,8 +883,10 @@ mod tests {
 
     #[test]
     fn unsupported_crowdsec_sources_are_skipped_with_a_warning() {
-        let c = load("source: docker\ncontainer_name: [nginx]\nlabels: {type: nginx}\n---\nfilename: /x\nlabels: {type: y}\n")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c = load(
+            "source: docker\ncontainer_name: [nginx]\nlabels: {type: nginx}\n---\nfilename: /x\nlabels: {type: y}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.sources.len(), 1);
         assert_eq!(c.warnings.len(), 1);
         assert!(c.warnings[0].to_string().starts_with("acquis.yaml:1:9: "), "{}", c.warnings[0]);
@@ -929,13 +931,16 @@ mod tests {
     #[test]
     fn directory_of_files_is_loaded_in_name_order_with_all_errors() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.path().join("b.yaml"), "filename: /b\nlabels: {type: b}\n").unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(dir.path().join("a.yaml"), "filename: /a\nlabels: {type: a}\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("b.yaml"), "filename: /b\nlabels: {type: b}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("a.yaml"), "filename: /a\nlabels: {type: a}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("notes.txt"), "not yaml").unwrap_or_else(|e| panic!("{e}"));
         let c = load_paths(None, Some(dir.path())).unwrap_or_else(|e| panic!("{e}"));
         let types: Vec<&str> = c.sources.iter().map(|s| s.labels.get_or_empty("type")).collect();
         assert_eq!(types, ["a", "b"]);
-        std::fs::write(dir.path().join("c.yaml"), "filename: /c\nbogus: 1\nlabels: {type: c}\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("c.yaml"), "filename: /c\nbogus: 1\nlabels: {type: c}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("d.yaml"), "filename: /d\n").unwrap_or_else(|e| panic!("{e}"));
         let errs = load_paths(None, Some(dir.path())).err().unwrap_or_default();
         assert_eq!(errs.0.len(), 2, "{errs}");

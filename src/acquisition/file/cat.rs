@@ -51,8 +51,7 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
     };
     debug!(path = %path.display(), "reading file once");
     let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let reader: Box<dyn Read> =
-        if gz { Box::new(MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
+    let reader: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
     let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     read_stream(reader, &src, max_line, emitter, rt, |e| {
         emitter.metrics.errors.fetch_add(1, Ordering::Relaxed);

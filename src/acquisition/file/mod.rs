@@ -12,7 +12,7 @@ pub mod tail;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, atomic::Ordering};
 use std::time::Duration;
 
@@ -205,12 +205,7 @@ pub fn run_tail(
             Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(POLL_INTERVAL),
         }
-        loop {
-            match wake_rx.try_recv() {
-                Ok(()) => {}
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
-        }
+        while let Ok(()) = wake_rx.try_recv() {}
         if emitter.stop.is_stopped() {
             break;
         }

@@ -80,10 +80,7 @@ impl SyslogServer {
 
     /// The bound addresses (UDP, TCP): useful with port 0.
     pub fn local_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
-        (
-            self.udp.as_ref().and_then(|s| s.local_addr().ok()),
-            self.tcp.as_ref().and_then(|s| s.local_addr().ok()),
-        )
+        (self.udp.as_ref().and_then(|s| s.local_addr().ok()), self.tcp.as_ref().and_then(|s| s.local_addr().ok()))
     }
 
     /// Serves until stopped.
@@ -182,7 +179,10 @@ async fn serve_tcp(listener: TcpListener, h: Arc<Handler>) {
         while conns.try_join_next().is_some() {}
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
             h.emitter.metrics.errors.fetch_add(1, Ordering::Relaxed);
-            h.warn.warn(format_args!("refused connection from {peer}: max_connections ({}) reached", h.cfg.max_connections));
+            h.warn.warn(format_args!(
+                "refused connection from {peer}: max_connections ({}) reached",
+                h.cfg.max_connections
+            ));
             drop(stream);
             continue;
         };

@@ -61,7 +61,7 @@ fn strip_pri(text: &str) -> Result<&str, Malformed> {
         return Err(Malformed::BadPri);
     }
     let end = memchr::memchr(b'>', b).ok_or(Malformed::BadPri)?;
-    if end > 4 || end < 2 || !b[1..end].iter().all(u8::is_ascii_digit) {
+    if !(2..=4).contains(&end) || !b[1..end].iter().all(u8::is_ascii_digit) {
         return Err(Malformed::BadPri);
     }
     Ok(&text[end + 1..])
