@@ -151,7 +151,8 @@ impl Manager {
             }
             None => PositionStore::in_memory(opts.ack_window),
         };
-        let rt = tokio::runtime::Handle::current();
+        let rt =
+            tokio::runtime::Handle::try_current().map_err(|e| format!("acquisition needs a tokio runtime: {e}"))?;
         let mut m = Manager { tx: Some(tx), sources: Vec::new(), store, rt, saver: None };
         for cfg in sources {
             match m.start_one(cfg).await {
@@ -375,4 +376,26 @@ fn spawn_saver(store: Arc<PositionStore>, every: Duration) -> (StopHandle, JoinH
         }
     });
     (handle, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[tokio::test]
+    async fn manager_and_its_futures_can_move_between_tasks() {
+        let (mut m, _rx) =
+            Manager::start(Vec::new(), ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_send(&m);
+        {
+            let f = m.reload(Vec::new());
+            assert_send(&f);
+            f.await;
+        }
+        let f = m.shutdown(Duration::from_millis(10));
+        assert_send(&f);
+        assert_eq!(f.await.uncommitted, 0);
+    }
 }
