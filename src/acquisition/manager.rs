@@ -89,8 +89,6 @@ pub struct ShutdownReport {
 enum Done {
     Task(JoinHandle<()>),
     Thread(oneshot::Receiver<()>),
-    /// stdin: a blocking read cannot be interrupted; stopping does not wait for it.
-    Detached(oneshot::Receiver<()>),
 }
 
 struct Running {
@@ -106,7 +104,7 @@ impl Running {
     fn finished(&mut self) -> bool {
         match &mut self.done {
             Done::Task(h) => h.is_finished(),
-            Done::Thread(rx) | Done::Detached(rx) => !matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            Done::Thread(rx) => !matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
         }
     }
 
@@ -119,7 +117,6 @@ impl Running {
             Done::Thread(rx) => {
                 let _ = rx.await;
             }
-            Done::Detached(_) => {}
         }
     }
 }
@@ -237,8 +234,7 @@ impl Manager {
         self.tx = None;
     }
 
-    /// Stops every source and waits for them (except stdin, whose read cannot be interrupted); the channel then
-    /// yields what is queued and closes.
+    /// Stops every source and waits for them; the channel then yields what is queued and closes.
     pub async fn stop_reading(&mut self) {
         self.tx = None;
         let sources: Vec<Running> = self.sources.drain(..).collect();
@@ -332,13 +328,7 @@ impl Manager {
                 let restart = cfg.mode == Mode::Tail;
                 Done::Task(self.rt.spawn(process::run(argv, src, emitter, restart, super::lines::DEFAULT_MAX_LINE)))
             }
-            SourceKind::Stdin => {
-                let rt = self.rt.clone();
-                match spawn_thread("acq-stdin", move || stdin::run(&emitter, &rt))? {
-                    Done::Thread(rx) => Done::Detached(rx),
-                    other => other,
-                }
-            }
+            SourceKind::Stdin => Done::Task(self.rt.spawn(stdin::run(emitter))),
         };
         debug!(source = %cfg.describe(), "source started");
         Ok(Running { config: cfg, metrics, stop: stop_handle, done, udp_addr, tcp_addr })

@@ -60,7 +60,7 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
 }
 
 /// Reads a byte stream to its end, sending each line (the last one even without its `\n`), without acks.
-/// Shared by cat-mode files and stdin.
+/// Used for cat-mode files (plain or decompressed).
 pub fn read_stream(
     mut reader: impl Read,
     src: &Arc<str>,

@@ -78,7 +78,7 @@ pub struct TailCtx<'a> {
 }
 
 impl TailedFile {
-    /// Opens `path` for following (the tracker must already be claimed). `Ok(None)`: the path vanished meanwhile.
+    /// Opens `path` for following (the tracker must already be claimed).
     pub fn open(path: &Path, tracker: Arc<FileTracker>, start: StartAt, max_line: usize) -> std::io::Result<Self> {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
