@@ -4,6 +4,7 @@
 //! `expr` is the filter language every stage compiles its YAML expressions with; `event` is the value that flows.
 //! See `docs/architecture.md` for the tour.
 
+pub mod acquisition;
 pub mod cli;
 pub mod config;
 pub mod event;

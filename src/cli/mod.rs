@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
 
+pub mod capture;
 pub mod common;
 pub mod replay;
 
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Receive syslog (UDP/TCP) and record it to a file that `replay --type syslog FILE` reads.
+    Capture(capture::CaptureArgs),
     Replay(replay::ReplayArgs),
 }
 
@@ -30,6 +33,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
     match cli.command {
+        Command::Capture(args) => capture::run(args),
         Command::Replay(a) => replay::run(a),
     }
 }
