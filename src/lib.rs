@@ -14,3 +14,4 @@ pub mod parser;
 pub mod scenario;
 pub mod output;
 pub mod pipeline;
+pub mod hubtest;

@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod common;
+pub mod hubtest;
 pub mod replay;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ pub enum Command {
     /// Receive syslog (UDP/TCP) and record it to a file that `replay --type syslog FILE` reads.
     Capture(capture::CaptureArgs),
     Replay(replay::ReplayArgs),
+    Hubtest(hubtest::HubtestArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -35,6 +37,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Capture(args) => capture::run(args),
         Command::Replay(a) => replay::run(a),
+        Command::Hubtest(a) => hubtest::run(a),
     }
 }
 

@@ -84,6 +84,14 @@ pub struct EngineStats {
     pub overflows_whitelisted: u64,
 }
 
+/// Optional observers of a run: `dump` receives every overflow after postoverflows (whitelisted ones included:
+/// what hubtest's bucket dump holds); `tracer` sees the postoverflow nodes.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    pub dump: Option<&'a mut Vec<Event>>,
+    pub tracer: Option<&'a mut dyn Tracer>,
+}
+
 /// The stateful side: buckets and counters.
 pub struct Engine {
     pipeline: Arc<Pipeline>,
@@ -104,7 +112,7 @@ impl Engine {
     /// Parses and pours one line's event; alerts to send are appended to `alerts`.
     pub fn process(&mut self, evt: Event, now: crate::event::Timestamp, alerts: &mut Vec<Event>) {
         let outcome = self.pipeline.parse(evt, None);
-        self.pour_outcome(outcome, now, alerts, None);
+        self.pour_outcome(outcome, now, alerts, Hooks::default());
     }
 
     /// Pours an already parsed event (from a parsing worker).
@@ -113,7 +121,7 @@ impl Engine {
         outcome: ParseOutcome,
         now: crate::event::Timestamp,
         alerts: &mut Vec<Event>,
-        dump: Option<&mut Vec<Event>>,
+        hooks: Hooks,
     ) -> Option<PourReport> {
         self.stats.lines += 1;
         match outcome {
@@ -133,7 +141,7 @@ impl Engine {
                 if !report.poured.is_empty() {
                     self.stats.poured += 1;
                 }
-                self.handle_overflows(overflows, now, alerts, dump);
+                self.handle_overflows(overflows, now, alerts, hooks);
                 Some(report)
             }
         }
@@ -143,24 +151,23 @@ impl Engine {
     pub fn tick(&mut self, now: crate::event::Timestamp, alerts: &mut Vec<Event>) {
         let mut overflows = Vec::new();
         self.buckets.tick(now, &mut overflows);
-        self.handle_overflows(overflows, now, alerts, None);
+        self.handle_overflows(overflows, now, alerts, Hooks::default());
     }
 
-    /// Postoverflows, whitelists and reprocessing for freshly emitted overflows. `dump` receives every overflow
-    /// after postoverflows, whitelisted ones included (what hubtest's bucket dump holds).
+    /// Postoverflows, whitelists and reprocessing for freshly emitted overflows.
     pub fn handle_overflows(
         &mut self,
         overflows: Vec<Event>,
         now: crate::event::Timestamp,
         alerts: &mut Vec<Event>,
-        mut dump: Option<&mut Vec<Event>>,
+        mut hooks: Hooks,
     ) {
         let mut queue = std::collections::VecDeque::from(overflows);
         while let Some(mut ovf) = queue.pop_front() {
             debug_assert_eq!(ovf.kind, EventType::Overflow);
             self.stats.overflows += 1;
-            self.pipeline.postoverflow(&mut ovf, None);
-            if let Some(d) = dump.as_deref_mut() {
+            self.pipeline.postoverflow(&mut ovf, hooks.tracer.as_deref_mut());
+            if let Some(d) = hooks.dump.as_deref_mut() {
                 d.push(ovf.clone());
             }
             let (whitelisted, reprocess) =
