@@ -7,3 +7,5 @@
 pub mod cli;
 pub mod event;
 pub mod gocompat;
+pub mod grok;
+pub mod parser;

@@ -1,0 +1,1 @@
+//! Enrichers: the `method:` statics of parser nodes.
