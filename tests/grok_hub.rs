@@ -23,7 +23,11 @@ fn every_hub_grok_compiles() {
         let files = parser_files(&hub, kind);
         let (groks, syntax, warnings, errors) = compile_hub(&mut lib, &files);
         assert!(errors.is_empty(), "{} errors:\n{}", errors.len(), errors.join("\n"));
-        eprintln!("{kind}: {} files, {} groks, {syntax} pattern_syntax entries ({warnings} redefinitions)", files.len(), groks.len());
+        eprintln!(
+            "{kind}: {} files, {} groks, {syntax} pattern_syntax entries ({warnings} redefinitions)",
+            files.len(),
+            groks.len()
+        );
         total += groks.len();
     }
     assert!(total >= 250, "only {total} hub groks found");

@@ -75,16 +75,26 @@ enum Std {
     NumColonTz,
     NumColonSecondsTz,
     /// Fraction with exactly `digits` digits (`.000`); `sep` is the layout's separator.
-    FracSecond0 { digits: usize, sep: u8 },
+    FracSecond0 {
+        digits: usize,
+        sep: u8,
+    },
     /// Fraction with up to `digits` digits, trailing zeros dropped when formatting (`.999`).
-    FracSecond9 { digits: usize, sep: u8 },
+    FracSecond9 {
+        digits: usize,
+        sep: u8,
+    },
 }
 
 impl Std {
     fn is_iso(self) -> bool {
         matches!(
             self,
-            Std::Iso8601Tz | Std::Iso8601SecondsTz | Std::Iso8601ShortTz | Std::Iso8601ColonTz | Std::Iso8601ColonSecondsTz
+            Std::Iso8601Tz
+                | Std::Iso8601SecondsTz
+                | Std::Iso8601ShortTz
+                | Std::Iso8601ColonTz
+                | Std::Iso8601ColonSecondsTz
         )
     }
 }
@@ -144,8 +154,9 @@ fn next_chunk(layout: &[u8]) -> (&[u8], Option<Std>, &[u8]) {
             }
             b'0' => {
                 if let Some(&d @ b'1'..=b'6') = layout.get(i + 1) {
-                    let std = [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year]
-                        [usize::from(d - b'1')];
+                    let std =
+                        [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year]
+                            [usize::from(d - b'1')];
                     return hit(std, 2);
                 }
                 if at(i, "002") {
@@ -206,7 +217,11 @@ fn next_chunk(layout: &[u8]) -> (&[u8], Option<Std>, &[u8]) {
                     // Only a fraction when the run of 0s or 9s is not followed by another digit.
                     if !digit_at(layout, j) {
                         let digits = j - (i + 1);
-                        let std = if ch == b'0' { Std::FracSecond0 { digits, sep } } else { Std::FracSecond9 { digits, sep } };
+                        let std = if ch == b'0' {
+                            Std::FracSecond0 { digits, sep }
+                        } else {
+                            Std::FracSecond9 { digits, sep }
+                        };
                         return (&layout[..i], Some(std), &layout[j..]);
                     }
                 }
@@ -545,7 +560,8 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
     }
     let year = i32::try_from(year).map_err(|_| range("year"))?;
     if yday >= 0 {
-        let date = NaiveDate::from_yo_opt(year, u32::try_from(yday).unwrap_or(0)).ok_or_else(|| range("day-of-year"))?;
+        let date =
+            NaiveDate::from_yo_opt(year, u32::try_from(yday).unwrap_or(0)).ok_or_else(|| range("day-of-year"))?;
         if month >= 0 && month != i64::from(date.month()) {
             return Err(err("day-of-year does not match month".into()));
         }
@@ -562,7 +578,8 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
             day = 1;
         }
     }
-    let date = NaiveDate::from_ymd_opt(year, month as u32, u32::try_from(day).unwrap_or(0)).ok_or_else(|| range("day"))?;
+    let date =
+        NaiveDate::from_ymd_opt(year, month as u32, u32::try_from(day).unwrap_or(0)).ok_or_else(|| range("day"))?;
     let naive = date.and_hms_nano_opt(hour as u32, min as u32, sec as u32, nsec as u32).ok_or_else(|| range("time"))?;
 
     let offset = if utc {
@@ -655,7 +672,10 @@ pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
                     }
                     push2(&mut out, (abs / 60 % 60) as u32);
                 }
-                if matches!(zone, Std::Iso8601SecondsTz | Std::NumSecondsTz | Std::Iso8601ColonSecondsTz | Std::NumColonSecondsTz) {
+                if matches!(
+                    zone,
+                    Std::Iso8601SecondsTz | Std::NumSecondsTz | Std::Iso8601ColonSecondsTz | Std::NumColonSecondsTz
+                ) {
                     if colon {
                         out.push(':');
                     }
@@ -704,7 +724,11 @@ mod tests {
         ("Mon Jan 2 15:04:05 2006", "Thu Feb  5 14:10:21 2026", Some("2026-02-05T14:10:21Z")),
         ("Mon Jan 02 15:04:05.000000 2006", "Thu Feb 05 14:10:21.123456 2026", Some("2026-02-05T14:10:21.123456Z")),
         ("Mon Jan 02 15:04:05.000000 2006", "Thu Feb 05 14:10:21.1234 2026", None),
-        ("2006-01-02 15:04:05.999999999 -0700 MST", "2026-02-12 14:10:21.5 +0100 CET", Some("2026-02-12T14:10:21.5+01:00")),
+        (
+            "2006-01-02 15:04:05.999999999 -0700 MST",
+            "2026-02-12 14:10:21.5 +0100 CET",
+            Some("2026-02-12T14:10:21.5+01:00"),
+        ),
         ("2006-01-02 15:04:05.999999999 -0700 MST", "2026-02-12 14:10:21 +0000 UTC", Some("2026-02-12T14:10:21Z")),
         ("02-Jan-2006 15:04:05 europe/paris", "12-Feb-2026 14:10:21 europe/paris", Some("2026-02-12T14:10:21Z")),
         ("2006/01/02", "2026/02/12", Some("2026-02-12T00:00:00Z")),

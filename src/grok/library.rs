@@ -117,7 +117,11 @@ impl PatternLibrary {
             if let Some(prev) = self.defs.get(name)
                 && !matches!(prev.origin, Origin::Builtin { .. })
             {
-                return Err(GrokError::Duplicate { name: name.to_string(), first: prev.origin.clone(), second: origin });
+                return Err(GrokError::Duplicate {
+                    name: name.to_string(),
+                    first: prev.origin.clone(),
+                    second: origin,
+                });
             }
             self.defs.insert(name.to_string(), Definition { body: body.to_string(), origin });
             count += 1;
@@ -132,7 +136,10 @@ impl PatternLibrary {
     /// already exists the first definition is kept and the returned warning says so (CrowdSec logs it and goes on).
     pub fn add_pattern_syntax(&mut self, name: &str, body: &str) -> Result<Option<String>, GrokError> {
         if let Some(prev) = self.defs.get(name) {
-            return Ok(Some(format!("grok pattern {name} is already defined ({}); keeping the first definition", prev.origin)));
+            return Ok(Some(format!(
+                "grok pattern {name} is already defined ({}); keeping the first definition",
+                prev.origin
+            )));
         }
         let def = Definition { body: body.to_string(), origin: Origin::PatternSyntax };
         let exp = self.expand_body_of(name, &def.body, &mut Vec::new(), &mut HashMap::new())?;
@@ -254,18 +261,16 @@ fn check_syntax(name: &str, translated: &str) -> Result<(), GrokError> {
         last = t.end;
     }
     plain.push_str(&translated[last..]);
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .octal(true)
-        .build()
-        .parse(&plain)
-        .map(|_| ())
-        .map_err(|e| {
+    regex_syntax::ParserBuilder::new().unicode(false).utf8(false).octal(true).build().parse(&plain).map(|_| ()).map_err(
+        |e| {
             let msg = e.to_string();
             let last = msg.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or(msg.as_str());
-            GrokError::Regex { pattern: name.to_string(), message: last.trim().trim_start_matches("error: ").to_string() }
-        })
+            GrokError::Regex {
+                pattern: name.to_string(),
+                message: last.trim().trim_start_matches("error: ").to_string(),
+            }
+        },
+    )
 }
 
 /// The `NAME BODY` lines of a pattern file, with 1-based line numbers. Same acceptance as grokky's `^(\w+)\s+(.+)$`

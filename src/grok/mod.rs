@@ -47,7 +47,9 @@ impl fmt::Display for GrokError {
             GrokError::UnknownPattern { name, referenced_by } => {
                 write!(f, "grok pattern {referenced_by:?} references unknown pattern %{{{name}}}")
             }
-            GrokError::Cycle { chain } => write!(f, "grok patterns reference each other in a cycle: {}", chain.join(" -> ")),
+            GrokError::Cycle { chain } => {
+                write!(f, "grok patterns reference each other in a cycle: {}", chain.join(" -> "))
+            }
             GrokError::Regex { pattern, message } => write!(f, "grok pattern {pattern:?}: {message}"),
             GrokError::Duplicate { name, first, second } => {
                 write!(f, "{second}: grok pattern {name} is already defined at {first}")
