@@ -596,6 +596,11 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
     tz.from_local_datetime(&naive).single().ok_or_else(|| range("time"))
 }
 
+/// 0–23 → 1–12.
+fn hour12(h: u32) -> u32 {
+    if h.is_multiple_of(12) { 12 } else { h % 12 }
+}
+
 /// Formats `t` with the Go `layout`. Zone abbreviations (`MST`) print `UTC` for a zero offset and `+hhmm`
 /// otherwise (the value carries an offset, not a zone name).
 pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
@@ -623,8 +628,8 @@ pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
             Std::UnderYearDay => out.push_str(&format!("{:>3}", t.ordinal())),
             Std::ZeroYearDay => out.push_str(&format!("{:03}", t.ordinal())),
             Std::Hour => push2(&mut out, t.hour()),
-            Std::Hour12 => out.push_str(&(if t.hour() % 12 == 0 { 12 } else { t.hour() % 12 }).to_string()),
-            Std::ZeroHour12 => push2(&mut out, if t.hour() % 12 == 0 { 12 } else { t.hour() % 12 }),
+            Std::Hour12 => out.push_str(&hour12(t.hour()).to_string()),
+            Std::ZeroHour12 => push2(&mut out, hour12(t.hour())),
             Std::Minute => out.push_str(&t.minute().to_string()),
             Std::ZeroMinute => push2(&mut out, t.minute()),
             Std::Second => out.push_str(&t.second().to_string()),
