@@ -33,7 +33,14 @@ impl CompiledGrok {
             pattern: source.to_string(),
             message: crate::gocompat::regex::error_message(&e),
         })?;
-        debug_assert_eq!(regex.captures_len(), exp.groups + 1);
+        // The semantic table indexes groups by position: any capturing group the expansion did not account for
+        // would shift them, so refuse rather than report wrong fields.
+        if regex.captures_len() != exp.groups + 1 {
+            return Err(GrokError::Regex {
+                pattern: source.to_string(),
+                message: format!("expected {} capture groups, the regex has {}", exp.groups, regex.captures_len() - 1),
+            });
+        }
         Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source) })
     }
 
