@@ -283,6 +283,24 @@ where
         .map_err(|e| e.to_string())
 }
 
+/// A set builder with Go's semantics for already translated patterns (as [`builder`] is for one pattern).
+pub fn set_builder<I, S>(translated: I) -> RegexSetBuilder
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut b = RegexSetBuilder::new(translated);
+    b.unicode(false).octal(true).size_limit(SIZE_LIMIT).dfa_size_limit(DFA_SIZE_LIMIT);
+    b
+}
+
+/// The last `error:` line of a compile error (the crate's messages span several lines).
+pub fn error_message(e: &regex::Error) -> String {
+    let msg = e.to_string();
+    let last = msg.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or(msg.as_str());
+    last.trim().trim_start_matches("error: ").to_string()
+}
+
 /// A one-line description of a compile error (the crate's messages span several lines).
 pub fn describe(pattern: &str, e: &regex::Error) -> String {
     let msg = e.to_string();

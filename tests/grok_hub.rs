@@ -1,0 +1,97 @@
+//! Every grok of the hub corpus compiles, and no grok (hub node or base pattern) is slow on hostile input.
+
+mod common;
+
+use common::hub::{compile_hub, parser_files};
+use correlator::grok::PatternLibrary;
+
+fn library() -> PatternLibrary {
+    let shared = common::shared_dir();
+    let mut lib = PatternLibrary::new();
+    lib.load_dir(&shared.join("hubtests/patterns")).expect("pattern files load");
+    lib
+}
+
+#[test]
+fn every_hub_grok_compiles() {
+    let shared = common::shared_dir();
+    let hub = shared.join("hubtests/hub");
+    let mut total = 0;
+    for kind in ["parsers", "postoverflows"] {
+        // Parsers and postoverflows have separate pattern hosts.
+        let mut lib = library();
+        let files = parser_files(&hub, kind);
+        let (groks, syntax, warnings, errors) = compile_hub(&mut lib, &files);
+        assert!(errors.is_empty(), "{} errors:\n{}", errors.len(), errors.join("\n"));
+        eprintln!(
+            "{kind}: {} files, {} groks, {syntax} pattern_syntax entries ({warnings} redefinitions)",
+            files.len(),
+            groks.len()
+        );
+        total += groks.len();
+    }
+    assert!(total >= 250, "only {total} hub groks found");
+}
+
+/// Attacker-shaped lines of about `n` bytes, no newline: unterminated quotes, escapes, long digit/space runs,
+/// address-like repetitions, a valid prefix followed by junk.
+fn hostile_lines(n: usize) -> Vec<(&'static str, String)> {
+    let rep = |s: &str| s.repeat(n / s.len());
+    vec![
+        ("unterminated quote", format!("\"{}", rep("a"))),
+        ("digits", rep("1")),
+        ("spaces", rep(" ")),
+        ("tabs and spaces", rep(" \t")),
+        ("escaped quotes", format!("1.2.3.4 - - [02/Mar/2026:00:00:05 +0000] \"GET /{}", rep("\\\"a"))),
+        ("quoted runs", rep("\"a\" ")),
+        ("syslog prefix + words", format!("Feb 12 14:10:21 host sshd[1]: Invalid user {}", rep("a "))),
+        ("ipv6-ish", rep("1:")),
+        ("ipv4-ish", rep("1.1.")),
+        ("json-ish", rep("{\"a\":")),
+        ("brackets", rep("[a] ")),
+        ("path-ish", rep("/a.b")),
+        ("dates", rep("Feb 12 14:10:21 ")),
+    ]
+}
+
+#[test]
+fn hostile_lines_are_linear_for_every_grok() {
+    let shared = common::shared_dir();
+    let mut lib = library();
+    let files = parser_files(&shared.join("hubtests/hub"), "parsers");
+    let (hub, _, _, errors) = compile_hub(&mut lib, &files);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut groks: Vec<(String, correlator::grok::CompiledGrok)> =
+        hub.into_iter().map(|h| (format!("{} {}", h.file.display(), h.node), h.grok)).collect();
+    for name in lib.names() {
+        groks.push((format!("%{{{name}}}"), lib.compile(&format!("%{{{name}:x}}")).expect("library name compiles")));
+    }
+    let small = hostile_lines(10_000);
+    let big = hostile_lines(100_000);
+    let start = std::time::Instant::now();
+    let mut runs = 0usize;
+    let mut slowest = (std::time::Duration::ZERO, String::new());
+    for (label, g) in &groks {
+        for ((shape, s), (_, b)) in small.iter().zip(&big) {
+            let t = std::time::Instant::now();
+            let m_small = g.captures(s).is_some();
+            let m_big = g.captures(b).is_some();
+            let dt = t.elapsed();
+            if dt > slowest.0 {
+                slowest = (dt, format!("{label} on {shape}"));
+            }
+            runs += 2;
+            // The same shape at ten times the length must give the same verdict: size alone changes nothing.
+            assert_eq!(m_small, m_big, "{label} on {shape}: 10 kB and 100 kB disagree");
+        }
+    }
+    eprintln!(
+        "{} groks x {} shapes x 2 sizes = {runs} searches in {:?}; slowest pair {:?} ({})",
+        groks.len(),
+        big.len(),
+        start.elapsed(),
+        slowest.0,
+        slowest.1
+    );
+    assert_eq!(runs, groks.len() * big.len() * 2);
+}
