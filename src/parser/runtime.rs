@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::event::Event;
 use crate::expr::{Program, Scope, Services};
 
-use super::enrich::EnrichContext;
+use super::enrich::{Clock, Enrichers};
 use super::statics::StaticEvalError;
 
 /// Counters of problems met while parsing (exported as metrics, summarised by `replay`).
@@ -30,7 +30,9 @@ impl ParserCounters {
 /// Borrowed context for one parse.
 pub struct Runtime<'a> {
     pub services: &'a Services,
-    pub enrich: &'a EnrichContext,
+    pub enrichers: &'a Enrichers,
+    /// "Now" for enrichers: the wall clock, with the configured year when one is pinned.
+    pub clock: &'a dyn Clock,
     pub counters: &'a ParserCounters,
 }
 

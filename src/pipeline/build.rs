@@ -9,7 +9,7 @@ use crate::expr::{CompileEnv, Services};
 use crate::grok::PatternLibrary;
 use crate::hub::{self, ItemFile, ItemKind};
 use crate::parser::compile::NodeCompiler;
-use crate::parser::enrich::EnrichContext;
+use crate::parser::enrich::{Clock, EnrichConfig, Enrichers, RdnsConfig, SystemClock};
 use crate::parser::runtime::ParserCounters;
 use crate::parser::stages::Stages;
 use crate::scenario::compile::{Scenario, ScenarioCompiler};
@@ -201,7 +201,14 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
         }
     }
 
-    let enrich = EnrichContext::new(&opts.data_dir, opts.year, opts.reverse_dns);
+    let enrichers = Enrichers::new(&EnrichConfig {
+        data_dir: Some(opts.data_dir.clone()),
+        reverse_dns: RdnsConfig { enabled: opts.reverse_dns, ..RdnsConfig::default() },
+    });
+    let clock: Box<dyn Clock> = match opts.year {
+        Some(y) => Box::new(YearClock(y)),
+        None => Box::new(SystemClock),
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -210,12 +217,25 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
         parsers,
         postoverflows,
         scenarios: Arc::new(scenarios),
-        enrich,
+        enrichers,
+        clock,
         counters: ParserCounters::default(),
         warnings,
         parser_files: parser_items.into_iter().map(|i| i.path).collect(),
         scenario_files: scenario_items.into_iter().map(|i| i.path).collect(),
     })
+}
+
+/// The wall clock in a pinned year: what year-less dates get (`--year`), while everything else keeps real time.
+struct YearClock(i32);
+
+impl Clock for YearClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::Datelike;
+        let now = chrono::Utc::now();
+        // Feb 29 does not exist in every year: fall back to Feb 28.
+        now.with_year(self.0).or_else(|| now.with_day(28).and_then(|d| d.with_year(self.0))).unwrap_or(now)
+    }
 }
 
 /// Resolves `path` against `base` unless it is absolute.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::event::{Event, EventType};
 use crate::expr::Services;
-use crate::parser::enrich::EnrichContext;
+use crate::parser::enrich::{Clock, Enrichers};
 use crate::parser::runtime::{ParserCounters, Runtime};
 use crate::parser::stages::{Stages, Tracer};
 use crate::scenario::compile::Scenario;
@@ -26,7 +26,8 @@ pub struct Pipeline {
     pub parsers: Stages,
     pub postoverflows: Stages,
     pub scenarios: Arc<Vec<Scenario>>,
-    pub enrich: EnrichContext,
+    pub enrichers: Enrichers,
+    pub clock: Box<dyn Clock>,
     pub counters: ParserCounters,
     /// Non-fatal problems found while building.
     pub warnings: Vec<String>,
@@ -36,7 +37,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     fn runtime(&self) -> Runtime<'_> {
-        Runtime { services: &self.services, enrich: &self.enrich, counters: &self.counters }
+        Runtime { services: &self.services, enrichers: &self.enrichers, clock: &*self.clock, counters: &self.counters }
     }
 
     /// Runs a log event through the parser stages. `Some(event)` when it parsed and is not whitelisted, i.e. when
