@@ -6,4 +6,5 @@
 
 pub mod cli;
 pub mod event;
+pub mod expr;
 pub mod gocompat;
