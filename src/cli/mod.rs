@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod eval;
+
 /// Correlator: reads logs, parses them with CrowdSec-format YAML parsers, correlates the events in leaky-bucket
 /// scenarios and reports what it finds.
 #[derive(Debug, Parser)]
@@ -18,13 +20,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
+    Eval(eval::EvalArgs),
+}
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
-    match cli.command {}
+    match cli.command {
+        Command::Eval(args) => eval::run(args),
+    }
 }
 
 fn init_tracing(level: &str) {
