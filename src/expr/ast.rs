@@ -7,6 +7,9 @@ use super::error::Span;
 pub struct Expr {
     pub kind: Kind,
     pub span: Span,
+    /// Height of this subtree (a leaf is 1). The parser bounds it so compiling and evaluating, which recurse over
+    /// the tree, cannot overflow the stack.
+    pub depth: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +106,21 @@ pub enum Kind {
 
 impl Expr {
     pub fn new(kind: Kind, span: Span) -> Self {
-        Expr { kind, span }
+        let d = |e: &Expr| e.depth;
+        let opt = |e: &Option<Box<Expr>>| e.as_ref().map(|e| e.depth).unwrap_or(0);
+        let child = match &kind {
+            Kind::Nil | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) | Kind::Ident(_) | Kind::Pointer(_) => 0,
+            Kind::Array(items) => items.iter().map(d).max().unwrap_or(0),
+            Kind::Map(items) => items.iter().map(|(k, v)| d(k).max(d(v))).max().unwrap_or(0),
+            Kind::Member { obj, key, .. } => d(obj).max(d(key)),
+            Kind::Slice { obj, from, to } => d(obj).max(opt(from)).max(opt(to)),
+            Kind::Call { args, .. } => args.iter().map(d).max().unwrap_or(0),
+            Kind::Method { obj, args, .. } => args.iter().map(d).max().unwrap_or(0).max(d(obj)),
+            Kind::Chain(e) | Kind::Closure(e) | Kind::Unary { expr: e, .. } => d(e),
+            Kind::Binary { lhs, rhs, .. } => d(lhs).max(d(rhs)),
+            Kind::Ternary { cond, then, other } => d(cond).max(d(then)).max(d(other)),
+            Kind::Let { value, body, .. } => d(value).max(d(body)),
+        };
+        Expr { kind, span, depth: child + 1 }
     }
 }

@@ -51,7 +51,16 @@ static BUILTINS: &[Builtin] = &[
     b!("split", split, 2, 3, Any),
     b!("splitAfter", split_after, 2, 3, Any),
     b!("join", join, 1, 2, Str),
-    b!("replace", replace, 3, 3, Str),
+    b!("replace", replace, 3, 4, Str),
+    b!("reverse", reverse, 1, 1, Any),
+    b!("bitand", bitand, 2, 2, Int),
+    b!("bitor", bitor, 2, 2, Int),
+    b!("bitxor", bitxor, 2, 2, Int),
+    b!("bitnand", bitnand, 2, 2, Int),
+    b!("bitnot", bitnot, 1, 1, Int),
+    b!("bitshl", bitshl, 2, 2, Int),
+    b!("bitshr", bitshr, 2, 2, Int),
+    b!("bitushr", bitushr, 2, 2, Int),
     b!("repeat", repeat, 2, 2, Str),
     b!("indexOf", index_of, 2, 2, Int),
     b!("lastIndexOf", last_index_of, 2, 2, Int),
@@ -122,7 +131,8 @@ fn keep_or<'a>(orig: &Value<'a>, new: String) -> Value<'a> {
 
 fn len<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     Ok(Value::Int(match &a[0] {
-        Value::Str(s) => s.chars().count() as i64,
+        // Bytes, as Go's `len(string)` (expr-lang uses reflect's Len).
+        Value::Str(s) => s.len() as i64,
         Value::Array(v) => v.len() as i64,
         Value::Map(m) => m.len() as i64,
         Value::Host(h) if h.kind() != HostKind::Struct => h.len() as i64,
@@ -134,34 +144,20 @@ fn list_arg<'a>(v: &Value<'a>, f: &str) -> Result<Vec<Value<'a>>, String> {
     v.to_list().map(|l| l.into_owned()).map_err(|_| format!("{f}: expected an array, got {}", v.type_name()))
 }
 
-fn first<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    if a[0].is_nil() {
-        return Ok(Value::Nil);
-    }
-    Ok(list_arg(&a[0], "first")?.into_iter().next().unwrap_or(Value::Nil))
+// `first`, `last` and `get` are expr-lang's member access with every failure turned into nil.
+
+fn first<'a>(_: &mut Scope<'a>, mut a: Vec<Value<'a>>) -> Res<'a> {
+    Ok(super::ops::index(a.pop().unwrap_or(Value::Nil), 0).unwrap_or(Value::Nil))
 }
 
-fn last<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    if a[0].is_nil() {
-        return Ok(Value::Nil);
-    }
-    Ok(list_arg(&a[0], "last")?.pop().unwrap_or(Value::Nil))
+fn last<'a>(_: &mut Scope<'a>, mut a: Vec<Value<'a>>) -> Res<'a> {
+    Ok(super::ops::index(a.pop().unwrap_or(Value::Nil), -1).unwrap_or(Value::Nil))
 }
 
 fn get<'a>(_: &mut Scope<'a>, mut a: Vec<Value<'a>>) -> Res<'a> {
     let key = a.pop().unwrap_or(Value::Nil);
     let obj = a.pop().unwrap_or(Value::Nil);
-    match (&obj, &key) {
-        (Value::Map(m), Value::Str(k)) => Ok(m.get(&**k).cloned().unwrap_or(Value::Nil)),
-        (Value::Host(h), Value::Str(k)) if h.kind() == HostKind::Map => {
-            Ok(if h.contains_key(k) { h.field(k).unwrap_or(Value::Nil) } else { Value::Nil })
-        }
-        (Value::Host(h), Value::Str(k)) if h.kind() == HostKind::Struct => Ok(h.field(k).unwrap_or(Value::Nil)),
-        (_, k) if k.as_int().is_some() && matches!(obj, Value::Array(_) | Value::Host(_) | Value::Str(_)) => {
-            Ok(super::ops::index(obj.clone(), k.as_int().unwrap_or(0)).unwrap_or(Value::Nil))
-        }
-        _ => Ok(Value::Nil),
-    }
+    Ok(super::ops::member(obj, &key).unwrap_or(Value::Nil))
 }
 
 fn take<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -176,7 +172,7 @@ fn map_entries<'a>(v: &Value<'a>, f: &str) -> Result<Vec<(String, Value<'a>)>, S
         Value::Host(h) if h.kind() == HostKind::Map => {
             Ok(h.keys().into_iter().map(|k| (k.clone(), h.field(&k).unwrap_or(Value::Nil))).collect())
         }
-        other => Err(format!("{f}: expected a map, got {}", other.type_name())),
+        other => Err(format!("cannot get {f} from {}", other.type_name())),
     }
 }
 
@@ -288,7 +284,65 @@ fn replace<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let s = arg_str(&a, 0, "replace")?;
     let old = arg_str(&a, 1, "replace")?;
     let new = arg_str(&a, 2, "replace")?;
-    Ok(Value::string(go_replace(s, old, new, -1)))
+    let n = if a.len() > 3 { arg_int(&a, 3, "replace")? } else { -1 };
+    Ok(Value::string(go_replace(s, old, new, n)))
+}
+
+fn reverse<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let mut l = a[0].to_list().map_err(|_| format!("cannot reverse {}", a[0].type_name()))?.into_owned();
+    l.reverse();
+    Ok(Value::from(l))
+}
+
+fn bit_args(a: &[Value<'_>], f: &str) -> Result<(i64, i64), String> {
+    Ok((arg_int(a, 0, f)?, arg_int(a, 1, f)?))
+}
+
+fn bitand<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitand")?;
+    Ok(Value::Int(x & y))
+}
+
+fn bitor<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitor")?;
+    Ok(Value::Int(x | y))
+}
+
+fn bitxor<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitxor")?;
+    Ok(Value::Int(x ^ y))
+}
+
+fn bitnand<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitnand")?;
+    Ok(Value::Int(x & !y))
+}
+
+fn bitnot<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    Ok(Value::Int(!arg_int(&a, 0, "bitnot")?))
+}
+
+fn shift_count(y: i64) -> Result<u32, String> {
+    if y < 0 {
+        return Err(format!("invalid operation: negative shift count {y} (type int)"));
+    }
+    Ok(y.min(64) as u32)
+}
+
+fn bitshl<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitshl")?;
+    Ok(Value::Int(x.checked_shl(shift_count(y)?).unwrap_or(0)))
+}
+
+fn bitshr<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitshr")?;
+    let n = shift_count(y)?;
+    Ok(Value::Int(x.checked_shr(n).unwrap_or(if x < 0 { -1 } else { 0 })))
+}
+
+fn bitushr<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let (x, y) = bit_args(&a, "bitushr")?;
+    Ok(Value::Int((x as u64).checked_shr(shift_count(y)?).unwrap_or(0) as i64))
 }
 
 /// Go `strings.Replace` (an empty `old` inserts `new` around every character).
@@ -318,10 +372,10 @@ fn repeat<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let s = arg_str(&a, 0, "repeat")?;
     let n = arg_int(&a, 1, "repeat")?;
     if n < 0 {
-        return Err("repeat: negative repeat count".to_string());
+        return Err(format!("invalid argument for repeat (expected positive integer, got {n})"));
     }
-    if s.len().saturating_mul(n as usize) > 64 * 1024 * 1024 {
-        return Err("repeat: result too large".to_string());
+    if n > 1_000_000 || s.len().saturating_mul(n as usize) > 64 * 1024 * 1024 {
+        return Err("memory budget exceeded".to_string());
     }
     Ok(Value::string(s.repeat(n as usize)))
 }
@@ -655,7 +709,7 @@ fn date<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     }
     let t = match a.get(1) {
         Some(_) => helpers::time::parse_go_layout(s, arg_str(&a, 1, "date")?)?,
-        None => helpers::time::parse_any(s).ok_or_else(|| format!("date: cannot parse {s:?}"))?,
+        None => helpers::time::parse_any(s).ok_or_else(|| format!("invalid date {s}"))?,
     };
     Ok(Value::Time(t))
 }

@@ -1040,8 +1040,18 @@ fn const_str(e: &Expr) -> Option<&str> {
     }
 }
 
+/// Stack kept free before recursing into a sub-expression; below it `stacker` continues on a fresh segment, so
+/// the tree-depth limit is about evaluation cost, not about the caller's stack size (debug builds use ~10 KiB a
+/// level here).
+const RED_ZONE: usize = 64 * 1024;
+const NEW_STACK: usize = 1024 * 1024;
+
 impl Compiler<'_> {
     fn expr(&mut self, e: &Expr) -> Result<(N, Ty), ExprError> {
+        stacker::maybe_grow(RED_ZONE, NEW_STACK, || self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<(N, Ty), ExprError> {
         let span = e.span;
         Ok(match &e.kind {
             Kind::Nil => (Box::new(Lit(ConstV::Nil, span)), Ty::Any),
@@ -1146,6 +1156,10 @@ impl Compiler<'_> {
     /// `evt.Meta.k`, `evt.Parsed["k"]`, `evt.Enriched.k`, `evt.Line.Labels.k` with a constant key.
     fn evt_map_key(&self, e: &Expr) -> Option<(MapSel, String)> {
         let Kind::Member { obj, key, optional: false } = &e.kind else { return None };
+        self.evt_map_member(obj, key)
+    }
+
+    fn evt_map_member(&self, obj: &Expr, key: &Expr) -> Option<(MapSel, String)> {
         let key = const_str(key)?;
         let Kind::Member { obj: root, key: field, optional: false } = &obj.kind else { return None };
         let field = const_str(field)?;
@@ -1169,18 +1183,13 @@ impl Compiler<'_> {
     }
 
     fn member(&mut self, obj: &Expr, key: &Expr, optional: bool, span: Span) -> Result<(N, Ty), ExprError> {
-        let whole = Expr::new(Kind::Member { obj: Box::new(obj.clone()), key: Box::new(key.clone()), optional }, span);
-        if let Some((sel, k)) = self.evt_map_key(&whole) {
+        if !optional && let Some((sel, k)) = self.evt_map_member(obj, key) {
             return Ok((Box::new(EvtMapGet { sel, key: k, span }), Ty::Str));
         }
         let (o, ty) = self.expr(obj)?;
         if let Some(k) = const_str(key) {
-            let fty = match ty.field(k) {
-                Some(t) => t,
-                None if matches!(ty, Ty::Bool | Ty::Int | Ty::Float | Ty::Str | Ty::Time) => {
-                    return Err(err(format!("type {} has no field {k}", ty.name()), key.span));
-                }
-                None => return Err(err(format!("type {} has no field {k}", ty.name()), key.span)),
+            let Some(fty) = ty.field(k) else {
+                return Err(err(format!("type {} has no field {k}", ty.name()), key.span));
             };
             return Ok((Box::new(MemberConst { obj: o, key: k.to_string(), optional, span }), fty));
         }

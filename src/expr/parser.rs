@@ -12,6 +12,9 @@ use super::lexer::{Tok, Token, tokenize};
 /// Deepest nesting of sub-expressions accepted (parentheses, closures, literals, unary chains).
 pub const MAX_DEPTH: usize = 96;
 
+/// Tallest syntax tree accepted (long operator or member chains nest without parentheses).
+pub const MAX_TREE_DEPTH: u32 = 256;
+
 /// Builtins whose second argument is a predicate (closure).
 const PREDICATE_BUILTINS: &[&str] = &[
     "all",
@@ -132,6 +135,17 @@ impl Parser {
         }
     }
 
+    /// Rejects trees taller than [`MAX_TREE_DEPTH`].
+    fn bounded(&self, e: Expr) -> Result<Expr, ExprError> {
+        if e.depth > MAX_TREE_DEPTH {
+            return Err(ExprError::new(
+                format!("expression nested too deeply (tree deeper than {MAX_TREE_DEPTH} levels)"),
+                e.span,
+            ));
+        }
+        Ok(e)
+    }
+
     fn enter(&mut self) -> Result<(), ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -145,7 +159,7 @@ impl Parser {
 
     fn expr(&mut self, min_prec: u16) -> Result<Expr, ExprError> {
         self.enter()?;
-        let r = self.expr_inner(min_prec);
+        let r = stacker::maybe_grow(64 * 1024, 1024 * 1024, || self.expr_inner(min_prec));
         self.depth -= 1;
         r
     }
@@ -173,7 +187,7 @@ impl Parser {
                 let rhs = self.expr(21)?;
                 let span = lhs.span.to(rhs.span);
                 let bin = Expr::new(Kind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span);
-                lhs = Expr::new(Kind::Unary { op: UnOp::Not, expr: Box::new(bin) }, span.to(not_span));
+                lhs = self.bounded(Expr::new(Kind::Unary { op: UnOp::Not, expr: Box::new(bin) }, span.to(not_span)))?;
                 continue;
             }
             let Some((op, prec, right)) = binary_op(&tok) else { break };
@@ -183,7 +197,7 @@ impl Parser {
             self.next();
             let rhs = self.expr(if right { prec } else { prec + 1 })?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr::new(Kind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span);
+            lhs = self.bounded(Expr::new(Kind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span))?;
         }
         if min_prec == 0 && self.is_op("?") {
             self.next();
@@ -248,7 +262,7 @@ impl Parser {
         let mut args = vec![lhs];
         let end = self.call_args(&name, &mut args)?;
         let span = args[0].span.to(end);
-        Ok(Expr::new(Kind::Call { name, name_span: t.span, args }, span))
+        self.bounded(Expr::new(Kind::Call { name, name_span: t.span, args }, span))
     }
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
@@ -307,6 +321,7 @@ impl Parser {
             } else {
                 break;
             }
+            e = self.bounded(e)?;
         }
         if optional_seen {
             let span = e.span;
@@ -532,5 +547,11 @@ mod tests {
         assert!(parse(&deep).unwrap_err().message.contains("nested too deeply"));
         let deep = format!("{}1", "-".repeat(10_000));
         assert!(parse(&deep).unwrap_err().message.contains("nested too deeply"));
+        let long = vec!["1"; 100_000].join(" + ");
+        assert!(parse(&long).unwrap_err().message.contains("nested too deeply"));
+        let chain = format!("a{}", ".b".repeat(100_000));
+        assert!(parse(&chain).unwrap_err().message.contains("nested too deeply"));
+        let pipes = format!("x{}", " | f()".repeat(10_000));
+        assert!(parse(&pipes).unwrap_err().message.contains("nested too deeply"));
     }
 }

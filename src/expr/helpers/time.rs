@@ -325,22 +325,25 @@ pub fn parse_go_layout(s: &str, layout: &str) -> Result<Timestamp, String> {
     Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).fixed_offset())
 }
 
-/// `date(s)` without a layout: the formats expr-lang tries (RFC 3339 first).
+/// `date(s)` without a layout: the layouts expr-lang tries, in its order (date, time of day, date and time,
+/// RFC 3339, RFC 822, RFC 850, RFC 1123).
 pub fn parse_any(s: &str) -> Option<Timestamp> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?).fixed_offset());
+    }
+    if let Ok(t) = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S") {
+        // Go's time.Parse gives year 0, January 1 for a layout without a date.
+        let d = NaiveDate::from_ymd_opt(0, 1, 1)?;
+        return Some(Utc.from_utc_datetime(&d.and_time(t)).fixed_offset());
+    }
+    if let Ok(t) = parse_go_layout(s, "2006-01-02 15:04:05") {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
     }
-    const LAYOUTS: &[&str] = &[
-        "2006-01-02T15:04:05Z07:00",
-        "2006-01-02 15:04:05 -0700",
-        "2006-01-02 15:04:05",
-        "2006-01-02T15:04:05",
-        "2006-01-02 15:04",
-        "2006-01-02",
-        "Mon, 02 Jan 2006 15:04:05 -0700",
-        "02 Jan 06 15:04 -0700",
-        "Jan _2 15:04:05 2006",
-    ];
+    const LAYOUTS: &[&str] =
+        &["02 Jan 06 15:04 MST", "Monday, 02-Jan-06 15:04:05 MST", "Mon, 02 Jan 2006 15:04:05 MST"];
     LAYOUTS.iter().find_map(|l| parse_go_layout(s, l).ok())
 }
 
