@@ -548,8 +548,8 @@ impl RuntimeAlert {
             return vec![self.alert.clone()];
         }
         self.sources
-            .iter()
-            .map(|(_, src)| {
+            .values()
+            .map(|src| {
                 let mut a = self.alert.clone();
                 a.source = Some(src.clone());
                 a

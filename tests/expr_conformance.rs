@@ -11,7 +11,9 @@ use correlator::expr::{CompileEnv, DataKind, Scope, Services, compile};
 
 fn services() -> Arc<Services> {
     let s = Services::new();
-    s.data.load_text("backdoors.txt", DataKind::String, "# comment\nwp-login.php\nshell.php\n\nc99.php\nr57.php\n").unwrap();
+    s.data
+        .load_text("backdoors.txt", DataKind::String, "# comment\nwp-login.php\nshell.php\n\nc99.php\nr57.php\n")
+        .unwrap();
     s.data.load_text("empty.txt", DataKind::String, "# nothing\n").unwrap();
     s.data.load_text("bots.regex", DataKind::Regexp, "(?i)googlebot\n^curl/\n").unwrap();
     s.data
@@ -94,12 +96,21 @@ fn specialised_paths_match_the_generic_loop() {
     let services = services();
     let mut evt = event();
     let cases = [
-        ("any(File('backdoors.txt'), {evt.Parsed.request contains #})", "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.request contains #})"),
-        ("any(File('backdoors.txt'), {evt.Parsed.program == #})", "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.program == #})"),
+        (
+            "any(File('backdoors.txt'), {evt.Parsed.request contains #})",
+            "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.request contains #})",
+        ),
+        (
+            "any(File('backdoors.txt'), {evt.Parsed.program == #})",
+            "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.program == #})",
+        ),
         ("evt.Parsed.program in File('backdoors.txt')", "let f = 'backdoors.txt'; evt.Parsed.program in File(f)"),
         ("RegexpInFile(evt.Parsed.request, 'bots.regex')", "let f = 'bots.regex'; RegexpInFile(evt.Parsed.request, f)"),
         ("evt.Meta.service == 'ssh'", "let m = evt.Meta; m.service == 'ssh'"),
-        ("evt.Meta.service in ['a','b','c','d','e','f','g','ssh']", "let l = ['a','b','c','d','e','f','g','ssh']; evt.Meta.service in l"),
+        (
+            "evt.Meta.service in ['a','b','c','d','e','f','g','ssh']",
+            "let l = ['a','b','c','d','e','f','g','ssh']; evt.Meta.service in l",
+        ),
     ];
     for request in ["/shell.php", "/index.html", "", "c99.phpx", "/R57.PHP"] {
         evt.parsed.insert("request", request);
@@ -135,7 +146,8 @@ fn mutations_apply_after_evaluation() {
     for m in mutations {
         m.apply(&mut evt);
     }
-    let check = compile("evt.Meta.a == 'b' && evt.Unmarshaled.j.x[0] == 1 && evt.Unmarshaled.kv.k == 'v'", &env).unwrap();
+    let check =
+        compile("evt.Meta.a == 'b' && evt.Unmarshaled.j.x[0] == 1 && evt.Unmarshaled.kv.k == 'v'", &env).unwrap();
     assert!(check.eval_bool(&mut Scope::new(&services).with_evt(&evt)).unwrap());
 }
 
@@ -162,8 +174,9 @@ fn other_roots_bind_host_values() {
         .with_root("queue", correlator::expr::RootType::Any)
         .with_root("results", correlator::expr::RootType::Any);
     let events = [evt.clone(), evt.clone()];
-    let p = compile("len(queue) == 2 && all(queue, {.Meta.service == 'ssh'}) && results.k[1].Parsed.user == 'root'", &env)
-        .unwrap();
+    let p =
+        compile("len(queue) == 2 && all(queue, {.Meta.service == 'ssh'}) && results.k[1].Parsed.user == 'root'", &env)
+            .unwrap();
     let mut scope = Scope::new(&services);
     scope.bind("queue", correlator::expr::Value::array(events.iter().map(|e| correlator::expr::Value::host(e))));
     scope.bind(

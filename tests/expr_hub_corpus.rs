@@ -105,7 +105,8 @@ fn services(root: &Path, docs: &[J]) -> Arc<Services> {
     for doc in docs {
         if let Some(J::Array(data)) = doc.get("data") {
             for d in data {
-                let (Some(name), Some(kind)) = (d.get("dest_file").and_then(J::as_str), d.get("type").and_then(J::as_str))
+                let (Some(name), Some(kind)) =
+                    (d.get("dest_file").and_then(J::as_str), d.get("type").and_then(J::as_str))
                 else {
                     continue;
                 };
@@ -122,9 +123,9 @@ fn services(root: &Path, docs: &[J]) -> Arc<Services> {
 fn env_for(services: &Arc<Services>, env: Env) -> CompileEnv {
     match env {
         Env::Evt => CompileEnv::for_event(services.clone()),
-        Env::Condition => CompileEnv::for_event(services.clone())
-            .with_root("queue", RootType::Any)
-            .with_root("leaky", RootType::Any),
+        Env::Condition => {
+            CompileEnv::for_event(services.clone()).with_root("queue", RootType::Any).with_root("leaky", RootType::Any)
+        }
         Env::OverflowFilter => CompileEnv::new(services.clone())
             .with_root("queue", RootType::Any)
             .with_root("signal", RootType::RuntimeAlert)

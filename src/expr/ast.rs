@@ -86,22 +86,54 @@ pub enum Kind {
     /// `#` (empty name), `#index`, `#acc`.
     Pointer(String),
     /// `obj.name`, `obj?.name`, `obj[key]`, `obj?.[key]`.
-    Member { obj: Box<Expr>, key: Box<Expr>, optional: bool },
+    Member {
+        obj: Box<Expr>,
+        key: Box<Expr>,
+        optional: bool,
+    },
     /// `obj[from:to]`.
-    Slice { obj: Box<Expr>, from: Option<Box<Expr>>, to: Option<Box<Expr>> },
+    Slice {
+        obj: Box<Expr>,
+        from: Option<Box<Expr>>,
+        to: Option<Box<Expr>>,
+    },
     /// `name(args)`: a builtin or helper.
-    Call { name: String, name_span: Span, args: Vec<Expr> },
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
     /// `obj.name(args)`: a method of a host value.
-    Method { obj: Box<Expr>, name: String, args: Vec<Expr>, optional: bool },
+    Method {
+        obj: Box<Expr>,
+        name: String,
+        args: Vec<Expr>,
+        optional: bool,
+    },
     /// A member chain that contains `?.`: a nil receiver there makes the whole chain nil.
     Chain(Box<Expr>),
     /// A predicate `{ … }` passed to a builtin.
     Closure(Box<Expr>),
-    Unary { op: UnOp, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Unary {
+        op: UnOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `cond ? a : b` and `if cond { a } else { b }`.
-    Ternary { cond: Box<Expr>, then: Box<Expr>, other: Box<Expr> },
-    Let { name: String, value: Box<Expr>, body: Box<Expr> },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        other: Box<Expr>,
+    },
+    Let {
+        name: String,
+        value: Box<Expr>,
+        body: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -109,7 +141,13 @@ impl Expr {
         let d = |e: &Expr| e.depth;
         let opt = |e: &Option<Box<Expr>>| e.as_ref().map(|e| e.depth).unwrap_or(0);
         let child = match &kind {
-            Kind::Nil | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) | Kind::Ident(_) | Kind::Pointer(_) => 0,
+            Kind::Nil
+            | Kind::Bool(_)
+            | Kind::Int(_)
+            | Kind::Float(_)
+            | Kind::Str(_)
+            | Kind::Ident(_)
+            | Kind::Pointer(_) => 0,
             Kind::Array(items) => items.iter().map(d).max().unwrap_or(0),
             Kind::Map(items) => items.iter().map(|(k, v)| d(k).max(d(v))).max().unwrap_or(0),
             Kind::Member { obj, key, .. } => d(obj).max(d(key)),

@@ -6,7 +6,7 @@
 //! argument count and the call node attaches the source span.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use base64::Engine;
 
@@ -274,7 +274,12 @@ fn join<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     for v in &items {
         match v {
             Value::Str(s) => parts.push(s.to_string()),
-            other => return Err(format!("join: expected an array of strings, got an element of type {}", other.type_name())),
+            other => {
+                return Err(format!(
+                    "join: expected an array of strings, got an element of type {}",
+                    other.type_name()
+                ));
+            }
         }
     }
     Ok(Value::string(parts.join(sep)))
@@ -547,7 +552,7 @@ fn median<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     }
     nums.sort_by(|x, y| x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal));
     let n = nums.len();
-    Ok(Value::Float(if n % 2 == 0 { (nums[n / 2 - 1] + nums[n / 2]) / 2.0 } else { nums[n / 2] }))
+    Ok(Value::Float(if n.is_multiple_of(2) { (nums[n / 2 - 1] + nums[n / 2]) / 2.0 } else { nums[n / 2] }))
 }
 
 /// `sum`: ints stay ints, any float makes the sum a float.
@@ -647,9 +652,7 @@ fn sort<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
 }
 
 fn to_pairs<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    Ok(Value::array(
-        map_entries(&a[0], "toPairs")?.into_iter().map(|(k, v)| Value::array([Value::string(k), v])),
-    ))
+    Ok(Value::array(map_entries(&a[0], "toPairs")?.into_iter().map(|(k, v)| Value::array([Value::string(k), v]))))
 }
 
 fn from_pairs<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -665,7 +668,7 @@ fn from_pairs<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
         };
         m.insert(key, pair[1].clone());
     }
-    Ok(Value::Map(Arc::new(m)))
+    Ok(Value::Map(Rc::new(m)))
 }
 
 fn to_json<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {

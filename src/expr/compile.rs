@@ -204,7 +204,7 @@ enum MapSel {
 
 impl MapSel {
     #[inline]
-    fn of<'a>(self, e: &'a Event) -> &'a FieldMap {
+    fn of(self, e: &Event) -> &FieldMap {
         match self {
             MapSel::Meta => &e.meta,
             MapSel::Parsed => &e.parsed,
@@ -305,9 +305,10 @@ impl Node for SliceNode {
                 None => Ok(None),
                 Some(n) => match n.eval(cx)? {
                     v @ (Value::Int(_) | Value::Float(_)) => Ok(v.as_f64().map(|f| f as i64)),
-                    other => {
-                        Err(ExprError::new(format!("slice index must be an integer, got {}", other.type_name()), n.span()))
-                    }
+                    other => Err(ExprError::new(
+                        format!("slice index must be an integer, got {}", other.type_name()),
+                        n.span(),
+                    )),
                 },
             }
         };
@@ -792,9 +793,7 @@ impl Node for MatchConst {
     fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
         match self.l.eval(cx)? {
             Value::Str(s) => Ok(self.re.is_match(s.as_bytes())),
-            other => {
-                Err(ExprError::new(format!("invalid operation: {} matches string", other.type_name()), self.span))
-            }
+            other => Err(ExprError::new(format!("invalid operation: {} matches string", other.type_name()), self.span)),
         }
     }
     fn span(&self) -> Span {
@@ -1025,7 +1024,9 @@ fn is_invariant(e: &Expr) -> bool {
             is_invariant(obj) && from.as_deref().is_none_or(is_invariant) && to.as_deref().is_none_or(is_invariant)
         }
         Kind::Call { name, args, .. } => !helpers::is_effectful(name) && args.iter().all(is_invariant),
-        Kind::Method { obj, name, args, .. } => !name.starts_with("Set") && is_invariant(obj) && args.iter().all(is_invariant),
+        Kind::Method { obj, name, args, .. } => {
+            !name.starts_with("Set") && is_invariant(obj) && args.iter().all(is_invariant)
+        }
         Kind::Chain(e) => is_invariant(e),
         Kind::Unary { expr, .. } => is_invariant(expr),
         Kind::Binary { lhs, rhs, .. } => is_invariant(lhs) && is_invariant(rhs),
@@ -1099,7 +1100,9 @@ impl Compiler<'_> {
                 let (n, t) = self.expr(inner)?;
                 (Box::new(Chain(n, span)), t)
             }
-            Kind::Closure(_) => return Err(err("a closure can only be passed to a builtin such as any() or filter()", span)),
+            Kind::Closure(_) => {
+                return Err(err("a closure can only be passed to a builtin such as any() or filter()", span));
+            }
             Kind::Unary { op, expr } => {
                 let (n, t) = self.expr(expr)?;
                 match op {
@@ -1263,10 +1266,9 @@ impl Compiler<'_> {
         }
         match name {
             "File" if args.len() == 1 => {
-                if let Some(list) = self.const_file(&Expr::new(
-                    Kind::Call { name: name.to_string(), name_span, args: args.to_vec() },
-                    span,
-                )) {
+                if let Some(list) = self
+                    .const_file(&Expr::new(Kind::Call { name: name.to_string(), name_span, args: args.to_vec() }, span))
+                {
                     return Ok((Box::new(FileConst(list, span)), Ty::Any));
                 }
             }
@@ -1435,7 +1437,9 @@ impl Compiler<'_> {
             let num = |t: Ty| matches!(t, Ty::Int | Ty::Float);
             let ok = match op {
                 BinOp::Eq | BinOp::Ne => tl == tr || (num(tl) && num(tr)),
-                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => (tl == Ty::Str && tr == Ty::Str) || (num(tl) && num(tr)),
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                    (tl == Ty::Str && tr == Ty::Str) || (num(tl) && num(tr))
+                }
                 BinOp::Contains | BinOp::StartsWith | BinOp::EndsWith => tl == Ty::Str && tr == Ty::Str,
                 BinOp::Add => (tl == Ty::Str && tr == Ty::Str) || (num(tl) && num(tr)),
                 BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow => num(tl) && num(tr),

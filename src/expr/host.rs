@@ -54,6 +54,10 @@ pub trait HostObject {
         0
     }
 
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Lists: the element at `i` (already bounds-checked by the caller against `len`).
     fn index<'a>(&'a self, _i: usize) -> Option<Value<'a>> {
         None

@@ -291,14 +291,17 @@ mod tests {
             ]
         );
         assert_eq!(toks("1..3"), vec![Tok::Int(1), Tok::Op(".."), Tok::Int(3), Tok::Eof]);
-        assert_eq!(toks("a?.b ?? c"), vec![
-            Tok::Ident("a".into()),
-            Tok::Op("?."),
-            Tok::Ident("b".into()),
-            Tok::Op("??"),
-            Tok::Ident("c".into()),
-            Tok::Eof
-        ]);
+        assert_eq!(
+            toks("a?.b ?? c"),
+            vec![
+                Tok::Ident("a".into()),
+                Tok::Op("?."),
+                Tok::Ident("b".into()),
+                Tok::Op("??"),
+                Tok::Ident("c".into()),
+                Tok::Eof
+            ]
+        );
         assert_eq!(toks("# #index"), vec![Tok::Pointer("".into()), Tok::Pointer("index".into()), Tok::Eof]);
         assert_eq!(toks("'\\u00e9\\x41\\101'"), vec![Tok::Str("éAA".into()), Tok::Eof]);
         assert_eq!(toks("a // c\n/* d */ b"), vec![Tok::Ident("a".into()), Tok::Ident("b".into()), Tok::Eof]);

@@ -147,7 +147,7 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub fn new(services: &'a Services) -> Self {
-        Scope { services, evt: None, roots: Vec::new(), locals: Vec::with_capacity(8), mutations: Vec::new() }
+        Scope { services, evt: None, roots: Vec::new(), locals: Vec::new(), mutations: Vec::new() }
     }
 
     /// Binds `evt`.

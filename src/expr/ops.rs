@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::ast::BinOp;
 use super::host::HostKind;
@@ -88,7 +88,7 @@ pub fn slice<'a>(obj: Value<'a>, from: Option<i64>, to: Option<i64>) -> Result<V
     match obj {
         Value::Array(a) => {
             let (x, y) = slice_bounds(a.len(), from, to);
-            Ok(Value::Array(Arc::new(a[x..y].to_vec())))
+            Ok(Value::Array(Rc::new(a[x..y].to_vec())))
         }
         Value::Host(h) if h.kind() == HostKind::List => {
             let (x, y) = slice_bounds(h.len(), from, to);
@@ -135,12 +135,7 @@ pub fn contains_in(needle: &Value<'_>, hay: &Value<'_>) -> Result<bool, String> 
 fn strings<'x>(op: BinOp, l: &'x Value<'_>, r: &'x Value<'_>) -> Result<(&'x str, &'x str), String> {
     match (l, r) {
         (Value::Str(a), Value::Str(b)) => Ok((a, b)),
-        _ => Err(format!(
-            "invalid operation: {} {} {} (mismatched types)",
-            l.type_name(),
-            op.symbol(),
-            r.type_name()
-        )),
+        _ => Err(format!("invalid operation: {} {} {} (mismatched types)", l.type_name(), op.symbol(), r.type_name())),
     }
 }
 

@@ -438,7 +438,10 @@ impl Parser {
                         }
                         Tok::Str(_) | Tok::Int(_) | Tok::Float(_) | Tok::Op("(") => self.unary()?,
                         other => {
-                            return Err(ExprError::new(format!("expected a map key, found {}", describe(&other)), kt.span));
+                            return Err(ExprError::new(
+                                format!("expected a map key, found {}", describe(&other)),
+                                kt.span,
+                            ));
                         }
                     };
                     self.expect_op(":")?;
@@ -477,18 +480,25 @@ mod tests {
             Kind::Str(s) => format!("{s:?}"),
             Kind::Array(a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(", ")),
             Kind::Map(m) => {
-                format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect::<Vec<_>>().join(", "))
+                format!(
+                    "{{{}}}",
+                    m.iter().map(|(k, v)| format!("{}: {}", show(k), show(v))).collect::<Vec<_>>().join(", ")
+                )
             }
             Kind::Ident(n) => n.clone(),
             Kind::Pointer(p) => format!("#{p}"),
-            Kind::Member { obj, key, optional } => format!("{}{}[{}]", show(obj), if *optional { "?" } else { "" }, show(key)),
+            Kind::Member { obj, key, optional } => {
+                format!("{}{}[{}]", show(obj), if *optional { "?" } else { "" }, show(key))
+            }
             Kind::Slice { obj, from, to } => format!(
                 "{}[{}:{}]",
                 show(obj),
                 from.as_ref().map(|f| show(f)).unwrap_or_default(),
                 to.as_ref().map(|f| show(f)).unwrap_or_default()
             ),
-            Kind::Call { name, args, .. } => format!("{name}({})", args.iter().map(show).collect::<Vec<_>>().join(", ")),
+            Kind::Call { name, args, .. } => {
+                format!("{name}({})", args.iter().map(show).collect::<Vec<_>>().join(", "))
+            }
             Kind::Method { obj, name, args, .. } => {
                 format!("{}.{name}({})", show(obj), args.iter().map(show).collect::<Vec<_>>().join(", "))
             }

@@ -52,10 +52,7 @@ impl Stash {
                 c.ttl_ns = ttl_ns;
             }
             None => {
-                caches.insert(
-                    name.to_string(),
-                    Mutex::new(Cache { size, ttl_ns, tick: 0, entries: HashMap::new() }),
-                );
+                caches.insert(name.to_string(), Mutex::new(Cache { size, ttl_ns, tick: 0, entries: HashMap::new() }));
             }
         }
     }

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use super::host::{HostKind, HostObject};
 use crate::event::{Timestamp, format_rfc3339};
@@ -33,8 +33,8 @@ pub enum Value<'a> {
     Int(i64),
     Float(f64),
     Str(Cow<'a, str>),
-    Array(Arc<Vec<Value<'a>>>),
-    Map(Arc<ValueMap<'a>>),
+    Array(Rc<Vec<Value<'a>>>),
+    Map(Rc<ValueMap<'a>>),
     /// A borrowed host object (event, alert, source, JSON tree, bucket, ...).
     Host(&'a dyn HostObject),
     /// Go `time.Time` (keeps its UTC offset).
@@ -61,11 +61,11 @@ impl<'a> Value<'a> {
     }
 
     pub fn array(items: impl IntoIterator<Item = Value<'a>>) -> Self {
-        Value::Array(Arc::new(items.into_iter().collect()))
+        Value::Array(Rc::new(items.into_iter().collect()))
     }
 
     pub fn map(entries: impl IntoIterator<Item = (String, Value<'a>)>) -> Self {
-        Value::Map(Arc::new(entries.into_iter().collect()))
+        Value::Map(Rc::new(entries.into_iter().collect()))
     }
 
     pub fn is_nil(&self) -> bool {
@@ -184,7 +184,8 @@ impl<'a> Value<'a> {
             ),
             Value::Host(h) => match h.kind() {
                 HostKind::List => {
-                    let items: Vec<String> = (0..h.len()).filter_map(|i| h.index(i)).map(|v| v.to_go_string()).collect();
+                    let items: Vec<String> =
+                        (0..h.len()).filter_map(|i| h.index(i)).map(|v| v.to_go_string()).collect();
                     format!("[{}]", items.join(" "))
                 }
                 HostKind::Map => {
@@ -209,7 +210,10 @@ impl<'a> Value<'a> {
 }
 
 pub fn weekday_name(d: u8) -> &'static str {
-    ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"].get(d as usize).copied().unwrap_or("")
+    ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+        .get(d as usize)
+        .copied()
+        .unwrap_or("")
 }
 
 pub fn month_name(m: u8) -> &'static str {
@@ -331,7 +335,9 @@ pub fn compare(a: &Value<'_>, b: &Value<'_>) -> Result<Ordering, String> {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
         (Value::Duration(x), Value::Duration(y)) => Some(x.cmp(y)),
-        (Value::Duration(x), Value::Int(y)) | (Value::Int(y), Value::Duration(x)) if matches!(a, Value::Duration(_)) => {
+        (Value::Duration(x), Value::Int(y)) | (Value::Int(y), Value::Duration(x))
+            if matches!(a, Value::Duration(_)) =>
+        {
             Some(x.cmp(y))
         }
         (Value::Int(x), Value::Duration(y)) => Some(x.cmp(y)),
@@ -393,13 +399,13 @@ impl From<String> for Value<'_> {
 
 impl<'a> From<Vec<Value<'a>>> for Value<'a> {
     fn from(v: Vec<Value<'a>>) -> Self {
-        Value::Array(Arc::new(v))
+        Value::Array(Rc::new(v))
     }
 }
 
 impl<'a> From<ValueMap<'a>> for Value<'a> {
     fn from(m: ValueMap<'a>) -> Self {
-        Value::Map(Arc::new(m))
+        Value::Map(Rc::new(m))
     }
 }
 

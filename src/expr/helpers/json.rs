@@ -174,7 +174,8 @@ impl<'s> Cursor<'s> {
                 }
             }
             _ => {
-                while self.i < self.b.len() && !matches!(self.b[self.i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                while self.i < self.b.len()
+                    && !matches!(self.b[self.i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
                 {
                     self.i += 1;
                 }
@@ -234,7 +235,8 @@ fn find<'s>(json: &'s str, path: &[String]) -> Option<(&'s str, u8)> {
                 }
                 let (ks, ke) = c.string()?;
                 let raw_key = &json[ks..ke];
-                let matches = raw_key == key || (raw_key.contains('\\') && unescape_json_str(raw_key).as_deref() == Some(key));
+                let matches =
+                    raw_key == key || (raw_key.contains('\\') && unescape_json_str(raw_key).as_deref() == Some(key));
                 c.ws();
                 if c.peek()? != b':' {
                     return None;

@@ -68,7 +68,9 @@ pub fn split_after_n<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
 }
 
 pub fn fields<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    Ok(Value::array(arg_str(&a, 0, "Fields")?.split(is_go_space).filter(|s| !s.is_empty()).map(|s| Value::string(s.to_string()))))
+    Ok(Value::array(
+        arg_str(&a, 0, "Fields")?.split(is_go_space).filter(|s| !s.is_empty()).map(|s| Value::string(s.to_string())),
+    ))
 }
 
 pub fn join<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -265,7 +267,13 @@ pub fn go_sprintf(fmt: &str, args: &[Value<'_>]) -> String {
             ('q', Value::Str(s)) => go_quote(s),
             ('d', v) if v.as_int().is_some() => {
                 let i = v.as_int().unwrap_or(0);
-                if plus && i >= 0 { format!("+{i}") } else if space && i >= 0 { format!(" {i}") } else { i.to_string() }
+                if plus && i >= 0 {
+                    format!("+{i}")
+                } else if space && i >= 0 {
+                    format!(" {i}")
+                } else {
+                    i.to_string()
+                }
             }
             ('x', Value::Int(i)) => hex(*i, false, sharp),
             ('X', Value::Int(i)) => hex(*i, true, sharp),
@@ -399,7 +407,7 @@ mod tests {
         assert_eq!(f("%v", vec![Value::Float(1.5)]), "1.5");
         assert_eq!(f("%v", vec![Value::Float(3.0)]), "3");
         assert_eq!(f("%05d|%-4s|%4s", vec![Value::Int(42), Value::from("ab"), Value::from("c")]), "00042|ab  |   c");
-        assert_eq!(f("%.2f", vec![Value::Float(3.14159)]), "3.14");
+        assert_eq!(f("%.2f", vec![Value::Float(1.23456)]), "1.23");
         assert_eq!(f("%x %X", vec![Value::Int(255), Value::Int(255)]), "ff FF");
         assert_eq!(f("%q", vec![Value::from("a\"b")]), "\"a\\\"b\"");
         assert_eq!(f("%d", vec![Value::from("x")]), "%!d(string=x)");

@@ -124,7 +124,11 @@ enum Chunk<'l> {
     Pm,
     TzName,
     /// (`Z` for UTC, colon, with seconds, hours only)
-    Offset { z: bool, colon: bool, hours_only: bool },
+    Offset {
+        z: bool,
+        colon: bool,
+        hours_only: bool,
+    },
     /// (digits, trim trailing zeros)
     Frac(usize, bool),
 }
@@ -134,7 +138,8 @@ fn chunks(layout: &str) -> Vec<Chunk<'_>> {
     let mut lit_start = 0;
     let mut i = 0;
     let b = layout.as_bytes();
-    let table: &[(&str, fn() -> Chunk<'static>)] = &[
+    type Maker = fn() -> Chunk<'static>;
+    let table: &[(&str, Maker)] = &[
         ("January", || Chunk::LongMonth),
         ("Jan", || Chunk::Month),
         ("Monday", || Chunk::LongWeekday),
@@ -228,11 +233,7 @@ pub fn format_go_layout(t: &Timestamp, layout: &str) -> String {
             Chunk::Pm => s.push_str(if t.hour() >= 12 { "pm" } else { "am" }),
             Chunk::TzName => {
                 let off = t.offset().local_minus_utc();
-                if off == 0 {
-                    s.push_str("UTC")
-                } else {
-                    s.push_str(&offset_text(off, false, false))
-                }
+                if off == 0 { s.push_str("UTC") } else { s.push_str(&offset_text(off, false, false)) }
             }
             Chunk::Offset { z, colon, hours_only } => {
                 let off = t.offset().local_minus_utc();
@@ -316,10 +317,10 @@ pub fn parse_go_layout(s: &str, layout: &str) -> Result<Timestamp, String> {
     if has_zone {
         return DateTime::parse_from_str(&input, &f).map_err(bad);
     }
-    if has_date || f.contains("%H") {
-        if let Ok(n) = NaiveDateTime::parse_from_str(&input, &f) {
-            return Ok(Utc.from_utc_datetime(&n).fixed_offset());
-        }
+    if (has_date || f.contains("%H"))
+        && let Ok(n) = NaiveDateTime::parse_from_str(&input, &f)
+    {
+        return Ok(Utc.from_utc_datetime(&n).fixed_offset());
     }
     let d = NaiveDate::parse_from_str(&input, &f).map_err(bad)?;
     Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).fixed_offset())
@@ -379,7 +380,9 @@ fn gaps(a: &[Value<'_>], f: &str) -> Result<Vec<i64>, String> {
     for v in list.iter() {
         match v {
             Value::Time(t) => times.push(*t),
-            other => return Err(format!("{f}: expected an array of times, got an element of type {}", other.type_name())),
+            other => {
+                return Err(format!("{f}: expected an array of times, got an element of type {}", other.type_name()));
+            }
         }
     }
     if times.len() < 2 {
@@ -393,7 +396,7 @@ pub fn median_interval<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let mut g = gaps(&a, "MedianInterval")?;
     g.sort();
     let n = g.len();
-    let m = if n % 2 == 0 { (g[n / 2 - 1] / 2).saturating_add(g[n / 2] / 2) } else { g[n / 2] };
+    let m = if n.is_multiple_of(2) { (g[n / 2 - 1] / 2).saturating_add(g[n / 2] / 2) } else { g[n / 2] };
     Ok(Value::Duration(m))
 }
 
