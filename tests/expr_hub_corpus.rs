@@ -147,6 +147,13 @@ fn every_hub_expression_compiles() {
     assert!(!files.is_empty(), "no hub YAML under {}", root.display());
     let mut failures = Vec::new();
     let mut count = 0;
+    let mut runtime_errors: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut sample = correlator::event::Event::default();
+    sample.line.raw = "Feb 12 14:10:21 host sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2".into();
+    sample.meta.insert("source_ip", "1.2.3.4");
+    sample.meta.insert("log_type", "ssh_failed-auth");
+    sample.parsed.insert("message", "hello world");
+    sample.parsed.insert("request", "/index.php");
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         let docs: Vec<J> = match serde_saphyr::from_multiple::<J>(&text) {
@@ -166,12 +173,24 @@ fn every_hub_expression_compiles() {
         }
         for x in found {
             count += 1;
-            if let Err(e) = compile(&x.src, &env_for(&services, x.env)) {
-                failures.push(format!("{}: {}: {}", x.file, x.field, e.render(&x.src)));
+            match compile(&x.src, &env_for(&services, x.env)) {
+                Err(e) => failures.push(format!("{}: {}: {}", x.file, x.field, e.render(&x.src))),
+                Ok(p) if matches!(x.env, Env::Evt) => {
+                    // Evaluating against a sample event must not panic; runtime errors are legitimate here.
+                    let mut scope = correlator::expr::Scope::new(&services).with_evt(&sample);
+                    if let Err(e) = p.eval(&mut scope) {
+                        if std::env::var_os("SHOW_EXPR_ERRORS").is_some() {
+                            eprintln!("{}: {}", e.message, x.src);
+                        }
+                        *runtime_errors.entry(e.message.split(':').next().unwrap_or("").to_string()).or_insert(0) += 1;
+                    }
+                }
+                Ok(_) => {}
             }
         }
     }
     println!("{count} expressions from {} files", files.len());
+    println!("runtime errors on a sample event (expected for absent fields): {runtime_errors:#?}");
     assert!(count > 1000, "only {count} expressions found");
     assert!(failures.is_empty(), "{} expressions do not compile:\n{}", failures.len(), failures.join("\n"));
 }

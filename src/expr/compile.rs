@@ -988,8 +988,12 @@ impl Node for UnmarshalInto {
         let (Some(input), Some(key)) = (input.as_str(), key.as_str()) else {
             return Err(ExprError::new(format!("{}: expected (string, map, string)", self.kind.name()), self.span));
         };
-        let decoded = self.kind.decode(input).map_err(rt(self.span))?;
-        cx.mutations.push(Mutation::SetUnmarshaled(key.to_string(), decoded));
+        let existing = evt_of(cx, self.span)?.unmarshaled.get(key);
+        let m = match self.kind.decode(input, existing).map_err(rt(self.span))? {
+            helpers::kv::Decoded::Replace(v) => Mutation::SetUnmarshaled(key.to_string(), v),
+            helpers::kv::Decoded::Merge(pairs) => Mutation::MergeUnmarshaled(key.to_string(), pairs),
+        };
+        cx.mutations.push(m);
         Ok(Value::Nil)
     }
     fn span(&self) -> Span {

@@ -192,8 +192,11 @@ pub enum Mutation {
     SetMeta(String, String),
     /// `evt.SetParsed(key, value)`.
     SetParsed(String, String),
-    /// `UnmarshalJSON(s, evt.Unmarshaled, key)`, `ParseKV(s, evt.Unmarshaled, key)`: `evt.Unmarshaled[key] = value`.
+    /// `UnmarshalJSON(s, evt.Unmarshaled, key)`: `evt.Unmarshaled[key] = value`.
     SetUnmarshaled(String, serde_json::Value),
+    /// `ParseKV(s, evt.Unmarshaled, key)`, `ParseKVLax(..)`: the pairs are added to the map `evt.Unmarshaled[key]`,
+    /// which is created when missing (and replaced if it is not a map by the time the mutation is applied).
+    MergeUnmarshaled(String, serde_json::Map<String, serde_json::Value>),
 }
 
 impl Mutation {
@@ -203,6 +206,13 @@ impl Mutation {
             Mutation::SetParsed(k, v) => evt.parsed.insert(&k, v),
             Mutation::SetUnmarshaled(k, v) => {
                 evt.unmarshaled.insert(k, v);
+            }
+            Mutation::MergeUnmarshaled(k, pairs) => {
+                let slot = evt.unmarshaled.entry(k).or_insert_with(|| serde_json::Value::Object(Default::default()));
+                match slot {
+                    serde_json::Value::Object(m) => m.extend(pairs),
+                    other => *other = serde_json::Value::Object(pairs),
+                }
             }
         }
     }

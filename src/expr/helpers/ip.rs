@@ -37,7 +37,7 @@ pub fn ip_in_range<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     Ok(Value::Bool(match (net, ip) {
         (IpNet::V4(n), IpAddr::V4(i)) => n.contains(&i),
         (IpNet::V6(n), IpAddr::V6(i)) => n.contains(&i),
-        (IpNet::V6(n), IpAddr::V4(i)) => n.contains(&i.to_ipv6_mapped()),
+        // Go's IPNet.Contains: an IPv4 address (also IPv4-mapped) is never in an IPv6 network.
         _ => false,
     }))
 }
@@ -53,7 +53,8 @@ pub fn ip_to_range<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
         tracing::error!("IpToRange: invalid IP {ip:?}");
         return Ok(Value::str(""));
     };
-    let net = match canonical(ip) {
+    // Go's netip keeps an IPv4-mapped IPv6 address as IPv6 here.
+    let net = match ip {
         IpAddr::V4(v4) => ipnet::Ipv4Net::new(v4, bits).map(|n| IpNet::V4(n.trunc())),
         IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, bits).map(|n| IpNet::V6(n.trunc())),
     };
@@ -90,12 +91,19 @@ pub fn lookup_host<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
         let r = (host.as_str(), 0u16).to_socket_addrs().map(|it| it.map(|s| s.ip().to_string()).collect::<Vec<_>>());
         let _ = tx.send(r);
     });
+    // Like CrowdSec, a failed lookup is logged and gives an empty list.
     match rx.recv_timeout(policy.timeout) {
         Ok(Ok(mut ips)) => {
             ips.dedup();
             Ok(Value::array(ips.into_iter().map(Value::string)))
         }
-        Ok(Err(e)) => Err(format!("LookupHost: {e}")),
-        Err(_) => Err("LookupHost: timed out".to_string()),
+        Ok(Err(e)) => {
+            tracing::error!("Failed to lookup host: {e}");
+            Ok(Value::array([]))
+        }
+        Err(_) => {
+            tracing::error!("Failed to lookup host: timed out after {:?}", policy.timeout);
+            Ok(Value::array([]))
+        }
     }
 }

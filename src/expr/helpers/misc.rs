@@ -7,14 +7,17 @@ use super::super::value::Value;
 
 type Res<'a> = Result<Value<'a>, String>;
 
+/// `GetFromStash(cache, key)`: the value, or `""` when the key is missing or expired. CrowdSec's `cache.GetKey`
+/// returns `("", nil)` for a missing key (the hub relies on it: `GetFromStash(..) != '' && ...`) and for an unknown
+/// cache (with a warning).
 pub fn get_from_stash<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let cache = arg_str(&a, 0, "GetFromStash")?;
     let key = arg_str(&a, 1, "GetFromStash")?;
-    cx.services
-        .stash
-        .get(cache, key, cx.services.now())
-        .map(Value::string)
-        .ok_or_else(|| format!("GetFromStash: key {key:?} not found in cache {cache:?}"))
+    if !cx.services.stash.is_configured(cache) {
+        tracing::warn!("GetFromStash: cache {cache:?} not found");
+        return Ok(Value::str(""));
+    }
+    Ok(cx.services.stash.get(cache, key, cx.services.now()).map(Value::string).unwrap_or(Value::str("")))
 }
 
 pub fn set_in_stash<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -27,7 +30,10 @@ pub fn set_in_stash<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
         Some(Value::Str(s)) => Some(crate::gocompat::duration::parse_duration(s)?),
         Some(other) => return Err(format!("SetInStash: invalid ttl of type {}", other.type_name())),
     };
-    cx.services.stash.set_with_ttl(cache, key, value, ttl, cx.services.now())?;
+    // CrowdSec's SetKey ignores an unknown cache.
+    if let Err(e) = cx.services.stash.set_with_ttl(cache, key, value, ttl, cx.services.now()) {
+        tracing::warn!("SetInStash: {e}");
+    }
     Ok(Value::Nil)
 }
 
@@ -38,8 +44,13 @@ pub fn decisions_count<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
 
 pub fn decisions_since_count<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let v = arg_str(&a, 0, "GetDecisionsSinceCount")?;
-    let since = crate::gocompat::duration::parse_duration(arg_str(&a, 1, "GetDecisionsSinceCount")?)?;
-    Ok(Value::Int(cx.services.decisions.as_ref().map(|d| d.decisions_since_count(v, since)).unwrap_or(0)))
+    let since = arg_str(&a, 1, "GetDecisionsSinceCount")?;
+    let (Some(hook), Ok(since)) =
+        (cx.services.decisions.as_ref(), crate::gocompat::duration::parse_duration_with_days(since))
+    else {
+        return Ok(Value::Int(0));
+    };
+    Ok(Value::Int(hook.decisions_since_count(v, since)))
 }
 
 pub fn active_decisions_count<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -49,7 +60,11 @@ pub fn active_decisions_count<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<
 
 pub fn active_decisions_time_left<'a>(cx: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let v = arg_str(&a, 0, "GetActiveDecisionsTimeLeft")?;
-    Ok(Value::Duration(cx.services.decisions.as_ref().map(|d| d.active_decisions_time_left(v)).unwrap_or(0)))
+    // Without a database CrowdSec returns the integer 0, with one a duration.
+    Ok(match cx.services.decisions.as_ref() {
+        Some(d) => Value::Duration(d.active_decisions_time_left(v)),
+        None => Value::Int(0),
+    })
 }
 
 pub fn hostname<'a>(_: &mut Scope<'a>, _: Vec<Value<'a>>) -> Res<'a> {

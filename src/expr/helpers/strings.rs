@@ -111,36 +111,38 @@ pub fn to_string<'a>(_: &mut Scope<'a>, mut a: Vec<Value<'a>>) -> Res<'a> {
     })
 }
 
-/// `Match(pattern, s)`: a glob where `*` matches any run of characters and `?` exactly one.
+/// `Match(pattern, s)`: CrowdSec's byte-wise glob (`*` any run, `?` one byte).
 pub fn glob_match<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    let p: Vec<char> = arg_str(&a, 0, "Match")?.chars().collect();
-    let s: Vec<char> = arg_str(&a, 1, "Match")?.chars().collect();
-    Ok(Value::Bool(glob(&p, &s)))
+    let p = arg_str(&a, 0, "Match")?.as_bytes();
+    let s = arg_str(&a, 1, "Match")?.as_bytes();
+    Ok(Value::Bool(glob(p, s)))
 }
 
-/// Iterative glob matching with single-star backtracking (linear in practice, no recursion).
-pub fn glob(p: &[char], s: &[char]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
+/// The exact result of CrowdSec's recursive `Match`, computed bottom-up over (pattern suffix, name suffix) pairs so
+/// hostile names cannot trigger its exponential backtracking. Its quirks are kept: an empty name only matches the
+/// pattern `*` (or an empty pattern), so `a**` does not match `a`.
+pub fn glob(p: &[u8], s: &[u8]) -> bool {
+    let (np, ns) = (p.len(), s.len());
+    // m[j] = Match(p[i..], s[j..]) for the current i, computed from i = np down to 0.
+    let mut next: Vec<bool> = (0..=ns).map(|j| j == ns).collect();
+    let mut cur = vec![false; ns + 1];
+    for i in (0..np).rev() {
+        let rest_is_star = np - i == 1 && p[i] == b'*';
+        // Suffix OR of `next` for the `*` case: any k >= j with Match(p[i+1..], s[k..]).
+        let mut any_from = false;
+        for j in (0..=ns).rev() {
+            any_from |= next[j];
+            cur[j] = if j == ns {
+                rest_is_star
+            } else if p[i] == b'*' {
+                any_from
+            } else {
+                (p[i] == b'?' || p[i] == s[j]) && next[j + 1]
+            };
         }
+        std::mem::swap(&mut next, &mut cur);
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    next[0]
 }
 
 pub fn b64_decode<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
@@ -153,7 +155,10 @@ pub fn b64_decode<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
 pub fn get<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let i = arg_int(&a, 1, "Get")?;
     let list = a[0].to_list().map_err(|e| format!("Get: {e}"))?;
-    if i < 0 || i as usize >= list.len() {
+    if i < 0 {
+        return Err(format!("Get: index out of range [{i}]"));
+    }
+    if i as usize >= list.len() {
         return Ok(Value::str(""));
     }
     Ok(list[i as usize].clone())
@@ -420,12 +425,19 @@ mod tests {
 
     #[test]
     fn glob_matching() {
-        let g = |p: &str, s: &str| glob(&p.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>());
+        let g = |p: &str, s: &str| glob(p.as_bytes(), s.as_bytes());
         assert!(g("*.php", "index.php"));
         assert!(g("a?c", "abc"));
         assert!(!g("a?c", "ac"));
         assert!(g("*", ""));
+        assert!(g("", ""));
+        assert!(!g("", "a"));
+        assert!(g("a*", "a"));
+        assert!(!g("a**", "a"), "CrowdSec quirk: an empty name only matches a lone *");
+        assert!(g("a**", "ab"));
         assert!(g("a*b*c", "axxbyyc"));
         assert!(!g("a*b*c", "axxbyy"));
+        let long = "a".repeat(5000);
+        assert!(!g("*a*a*a*a*a*a*b", &long));
     }
 }

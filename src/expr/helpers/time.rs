@@ -350,25 +350,21 @@ pub fn parse_any(s: &str) -> Option<Timestamp> {
 
 // --- Helpers ----------------------------------------------------------------------------------------------------
 
+/// `TimeNow()`: RFC 3339 in UTC, whole seconds (Go's `time.RFC3339` layout).
 pub fn time_now<'a>(cx: &mut Scope<'a>, _: Vec<Value<'a>>) -> Res<'a> {
-    Ok(Value::string(format_rfc3339(&cx.services.now().with_timezone(&Utc).fixed_offset())))
+    Ok(Value::string(cx.services.now().with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string()))
 }
 
+/// `ParseUnix(s)`: the integer part of a Unix timestamp (`"1700000000.123"` keeps the seconds) as RFC 3339 UTC;
+/// `""` (and an error log) when it is not a positive integer.
 pub fn parse_unix<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let s = arg_str(&a, 0, "ParseUnix")?;
-    let secs: Option<(i64, u32)> = match s.split_once('.') {
-        Some((i, f)) => {
-            let whole = i.parse::<i64>().ok();
-            let frac: String = f.chars().chain(std::iter::repeat('0')).take(9).collect();
-            whole.zip(frac.parse::<u32>().ok().filter(|_| f.chars().all(|c| c.is_ascii_digit())))
-        }
-        None => s.parse::<i64>().ok().map(|i| (i, 0)),
-    };
-    let t = secs.and_then(|(i, n)| Utc.timestamp_opt(i, n).single());
+    let whole = s.split('.').next().unwrap_or("");
+    let t = whole.parse::<i64>().ok().filter(|i| *i > 0).and_then(|i| Utc.timestamp_opt(i, 0).single());
     Ok(match t {
         Some(t) => Value::string(format_rfc3339(&t.fixed_offset())),
         None => {
-            tracing::error!("ParseUnix: cannot parse {s:?}");
+            tracing::error!("unable to parse {s} as unix timestamp");
             Value::str("")
         }
     })

@@ -74,19 +74,26 @@ pub fn query_escape<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     Ok(Value::string(escape(arg_str(&a, 0, "QueryEscape")?, false)))
 }
 
-/// Go `url.ParseQuery`: `k=v&k2=v2`; pairs with a bad escape or a `;` are skipped.
-pub fn parse_query_string(q: &str) -> BTreeMap<String, Vec<String>> {
+/// Go `url.ParseQuery`: `k=v&k2=v2`. Pairs with a bad escape or a `;` are skipped, and `complete` tells whether
+/// every pair was valid (Go returns the first error alongside the valid pairs).
+pub fn parse_query_string(q: &str) -> (BTreeMap<String, Vec<String>>, bool) {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut complete = true;
     for part in q.split('&') {
-        if part.is_empty() || part.contains(';') {
+        if part.is_empty() {
+            continue;
+        }
+        if part.contains(';') {
+            complete = false;
             continue;
         }
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        if let (Some(k), Some(v)) = (unescape(k, true), unescape(v, true)) {
-            m.entry(k).or_default().push(v);
+        match (unescape(k, true), unescape(v, true)) {
+            (Some(k), Some(v)) => m.entry(k).or_default().push(v),
+            _ => complete = false,
         }
     }
-    m
+    (m, complete)
 }
 
 fn query_value<'a>(m: BTreeMap<String, Vec<String>>) -> Value<'a> {
@@ -98,18 +105,20 @@ fn query_of(uri: &str) -> &str {
     no_frag.split_once('?').map(|(_, q)| q).unwrap_or("")
 }
 
+/// `ParseUri(uri)`: the query parameters; CrowdSec returns an empty map when any of them is malformed.
 pub fn parse_uri<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    Ok(query_value(parse_query_string(query_of(arg_str(&a, 0, "ParseUri")?))))
+    let (m, complete) = parse_query_string(query_of(arg_str(&a, 0, "ParseUri")?));
+    Ok(query_value(if complete { m } else { BTreeMap::new() }))
 }
 
 pub fn parse_query<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    Ok(query_value(parse_query_string(arg_str(&a, 0, "ParseQuery")?)))
+    Ok(query_value(parse_query_string(arg_str(&a, 0, "ParseQuery")?).0))
 }
 
 pub fn extract_query_param<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let uri = arg_str(&a, 0, "ExtractQueryParam")?;
     let name = arg_str(&a, 1, "ExtractQueryParam")?;
-    let m = parse_query_string(query_of(uri));
+    let (m, _) = parse_query_string(query_of(uri));
     Ok(Value::array(m.get(name).cloned().unwrap_or_default().into_iter().map(Value::string)))
 }
 
@@ -124,7 +133,9 @@ mod tests {
         assert_eq!(unescape("bad%zz", true), None);
         assert_eq!(escape("a b/c?d=e", false), "a+b%2Fc%3Fd%3De");
         assert_eq!(escape("a b/c?d=e", true), "a%20b%2Fc%3Fd=e");
-        let q = parse_query_string("a=1&b=x%20y&a=2");
+        let (q, complete) = parse_query_string("a=1&b=x%20y&a=2");
+        assert!(complete);
+        assert!(!parse_query_string("a=%zz&b=1").1);
         assert_eq!(q["a"], vec!["1", "2"]);
         assert_eq!(q["b"], vec!["x y"]);
         assert_eq!(query_of("/p?x=1#frag"), "x=1");
