@@ -190,3 +190,109 @@ fn other_roots_bind_host_values() {
     let unbound = compile("len(queue)", &env).unwrap();
     assert!(unbound.eval(&mut Scope::new(&services)).unwrap_err().message.contains("not bound"));
 }
+
+/// A hubtest-style result entry implemented outside the expression module, as other modules will do.
+struct NodeResult {
+    success: bool,
+    evt: Event,
+}
+
+impl correlator::expr::HostObject for NodeResult {
+    fn type_name(&self) -> &'static str {
+        "hubtest.ParserResult"
+    }
+
+    fn field<'a>(&'a self, name: &str) -> Option<correlator::expr::Value<'a>> {
+        match name {
+            "Success" => Some(correlator::expr::Value::Bool(self.success)),
+            "Evt" => Some(correlator::expr::Value::host(&self.evt)),
+            _ => None,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"Success": self.success, "Evt": serde_json::to_value(&self.evt).unwrap_or_default()})
+    }
+}
+
+#[test]
+fn custom_host_objects_and_hubtest_shapes() {
+    use correlator::expr::{RootType, Value};
+    let services = services();
+    let entries = [NodeResult { success: true, evt: event() }, NodeResult { success: false, evt: Event::default() }];
+    let env = CompileEnv::new(services.clone()).with_root("results", RootType::Any);
+    let results = Value::map([(
+        "s01-parse".to_string(),
+        Value::map([("crowdsecurity/sshd-logs".to_string(), Value::array(entries.iter().map(Value::from)))]),
+    )]);
+    for (src, want) in [
+        (r#"len(results["s01-parse"]["crowdsecurity/sshd-logs"]) == 2"#, true),
+        (r#"results["s01-parse"]["crowdsecurity/sshd-logs"][0].Success == true"#, true),
+        (r#"results["s01-parse"]["crowdsecurity/sshd-logs"][0].Evt.Parsed["program"] == "sshd""#, true),
+        (
+            r#"basename(results["s01-parse"]["crowdsecurity/sshd-logs"][0].Evt.Meta["datasource_path"]) == "auth.log""#,
+            true,
+        ),
+        (r#"results["s01-parse"]["crowdsecurity/sshd-logs"][1].Evt.Meta["x"] == """#, true),
+        (r#"results["s01-parse"]["crowdsecurity/sshd-logs"][0].Evt.Unmarshaled["caddy"]["status"] == 200"#, true),
+        (r#"results["s01-parse"]["crowdsecurity/sshd-logs"][0].Evt.MarshaledTime[4:] == "-02-12T14:10:21Z""#, true),
+        (r#"FloatApproxEqual(results["s01-parse"]["crowdsecurity/sshd-logs"][0].Evt.Unmarshaled.caddy.ts, 1.5)"#, true),
+    ] {
+        let p = compile(src, &env).unwrap_or_else(|e| panic!("{}", e.render(src)));
+        let mut scope = Scope::new(&services);
+        scope.bind("results", results.clone());
+        assert_eq!(p.eval_bool(&mut scope).unwrap_or_else(|e| panic!("{}", e.render(src))), want, "{src}");
+    }
+    let bad = compile(r#"results["s01-parse"]["crowdsecurity/sshd-logs"][0].Nope"#, &env).unwrap();
+    let mut scope = Scope::new(&services);
+    scope.bind("results", results.clone());
+    assert!(bad.eval(&mut scope).unwrap_err().message.contains("hubtest.ParserResult has no field Nope"));
+}
+
+#[test]
+fn overflow_events_expose_alert_fields_and_methods() {
+    use correlator::event::{AlertEvent, EventType, MetaItem, RuntimeAlert, Source};
+    use correlator::expr::{RootType, Value};
+    let services = services();
+    let src = Source { ip: "1.2.3.4".into(), scope: "Ip".into(), value: "1.2.3.4".into(), ..Source::default() };
+    let mut ovf = RuntimeAlert::default();
+    ovf.sources.insert("1.2.3.4".into(), src.clone());
+    ovf.alert.source = Some(src);
+    ovf.alert.scenario = "crowdsecurity/ssh-bf".into();
+    ovf.alert.events_count = 6;
+    ovf.alert.remediation = true;
+    ovf.alert.events.push(AlertEvent {
+        timestamp: "2026-02-12T14:10:21Z".into(),
+        meta: vec![MetaItem { key: "log_type".into(), value: "ssh_failed-auth".into() }],
+    });
+    let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
+    let env = CompileEnv::for_event(services.clone()).with_root("results", RootType::Any);
+    for src in [
+        "evt.GetType() == 'overflow' && evt.Type == 1",
+        "evt.Overflow.Alert.GetScope() == 'Ip' && evt.Overflow.Alert.GetValue() == '1.2.3.4'",
+        "evt.Overflow.Alert.Source.IP == '1.2.3.4' && evt.Overflow.Alert.Remediation",
+        "evt.Overflow.Alert.GetScenario() == 'crowdsecurity/ssh-bf' && evt.Overflow.Alert.GetEventsCount() == 6",
+        "evt.Overflow.Sources['1.2.3.4'].GetScope() == 'Ip' && evt.Overflow.Sources['9.9.9.9'].IP == ''",
+        "'1.2.3.4' in evt.Overflow.GetSources() && evt.GetMeta('log_type') == 'ssh_failed-auth'",
+        "results[0].Overflow.Alert.Events[0].GetMeta('log_type') == 'ssh_failed-auth'",
+        "any(evt.Overflow.Alert.Events, {.GetMeta('log_type') startsWith 'ssh'})",
+        "len(evt.Overflow.Alert.Events) == 1 && evt.Overflow.Alert.Events[0].Timestamp[:4] == '2026'",
+        "any(['1.2.3.0/24'], { IpInRange(evt.Overflow.Alert.Source.IP, #) })",
+    ] {
+        let p = compile(src, &env).unwrap_or_else(|e| panic!("{}", e.render(src)));
+        let mut scope = Scope::new(&services).with_evt(&evt);
+        scope.bind("results", Value::array([Value::host(&evt)]));
+        assert!(p.eval_bool(&mut scope).unwrap_or_else(|e| panic!("{}", e.render(src))), "{src}");
+    }
+    assert!(compile("evt.Overflow.Alert.GetNope()", &env).is_err());
+}
+
+#[test]
+fn public_types_are_thread_safe() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<correlator::expr::Program>();
+    send_sync::<correlator::expr::Services>();
+    send_sync::<correlator::expr::CompileEnv>();
+    send_sync::<correlator::expr::ExprError>();
+    send_sync::<correlator::expr::Mutation>();
+}

@@ -284,18 +284,21 @@ fn keys_of(a: &[Value<'_>], f: &str) -> Result<Vec<String>, String> {
     (1..a.len()).map(|i| arg_str(a, i, f).map(str::to_string)).collect()
 }
 
+/// `JsonExtractUnescape(json, keys...)`: a string value, unescaped; `""` when missing or not a string.
 pub fn json_extract_unescape<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
     let json = arg_str(&a, 0, "JsonExtractUnescape")?;
     let keys = keys_of(&a, "JsonExtractUnescape")?;
     Ok(Value::string(match find(json, &keys) {
         Some((s, b'"')) => unescape_json_str(s).unwrap_or_default(),
-        Some((s, _)) => s.to_string(),
-        None => String::new(),
+        _ => String::new(),
     }))
 }
 
-pub fn json_extract_lib<'a>(s: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
-    json_extract_unescape(s, a)
+/// `JsonExtractLib(json, keys...)`: like `JsonExtract` with the path given as separate keys (raw text).
+pub fn json_extract_lib<'a>(_: &mut Scope<'a>, a: Vec<Value<'a>>) -> Res<'a> {
+    let json = arg_str(&a, 0, "JsonExtractLib")?;
+    let keys = keys_of(&a, "JsonExtractLib")?;
+    Ok(Value::string(find(json, &keys).map(|(s, _)| s.to_string()).unwrap_or_default()))
 }
 
 fn decoded_at(json: &str, path: &str) -> Option<serde_json::Value> {
