@@ -163,6 +163,76 @@ proptest! {
     }
 }
 
+/// Helpers fed arbitrary strings (attacker-controlled log data) must return a value or an error, never panic.
+const HELPER_CALLS: &[&str] = &[
+    "JsonExtract(x, y)",
+    "JsonExtractUnescape(x, y)",
+    "JsonExtractSlice(x, y)",
+    "JsonExtractObject(x, y)",
+    "XMLGetNodeValue(x, y)",
+    "XMLGetAttributeValue(x, y, y)",
+    "Sprintf(x, y, 1, 2.5, nil)",
+    "Sprintf(y, x)",
+    "Match(x, y)",
+    "Match(y, x)",
+    "UnmarshalJSON(x, evt.Unmarshaled, y)",
+    "ParseKV(x, evt.Unmarshaled, y)",
+    "ParseKVLax(x, evt.Unmarshaled, y)",
+    "date(x, y)",
+    "date(x)",
+    "evt.Time.Format(x)",
+    "duration(x)",
+    "PathUnescape(x)",
+    "QueryUnescape(x)",
+    "ParseUri(x)",
+    "ParseQuery(x)",
+    "ExtractQueryParam(x, y)",
+    "IpInRange(x, y)",
+    "IpToRange(x, y)",
+    "IsIPV6(x)",
+    "B64Decode(x)",
+    "fromBase64(x)",
+    "fromJSON(x)",
+    "int(x)",
+    "float(x)",
+    "Atof(x)",
+    "ParseUnix(x)",
+    "split(x, y)",
+    "SplitN(x, y, 3)",
+    "replace(x, y, x)",
+    "Replace(x, y, x, 2)",
+    "trim(x, y)",
+    "x[1:3] + y[-2:]",
+    "x matches y",
+    "Distance(x, y, x, y)",
+    "Fields(x)",
+    "Index(x, y)",
+    "IndexAny(x, y)",
+    "lastIndexOf(x, y)",
+    "len(x)",
+    "x[0]",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn helpers_never_panic_on_arbitrary_strings(x in ".{0,60}", y in ".{0,20}") {
+        let services = services();
+        let evt = event();
+        let env = CompileEnv::for_event(services.clone())
+            .with_root("x", correlator::expr::RootType::Any)
+            .with_root("y", correlator::expr::RootType::Any);
+        for call in HELPER_CALLS {
+            let p = compile(call, &env).unwrap();
+            let mut scope = Scope::new(&services).with_evt(&evt);
+            scope.bind("x", correlator::expr::Value::string(x.clone()));
+            scope.bind("y", correlator::expr::Value::string(y.clone()));
+            let _ = p.eval(&mut scope);
+        }
+    }
+}
+
 #[test]
 fn very_deep_inputs_give_errors_not_overflows() {
     let env = CompileEnv::for_event(services());

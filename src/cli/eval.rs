@@ -18,7 +18,7 @@ use crate::expr::{CompileEnv, DataKind, Scope, Services, compile};
 
 The event file is JSON or YAML with CrowdSec's Go field names, e.g.
   {\"Meta\": {\"log_type\": \"ssh_failed-auth\"}, \"Parsed\": {\"request\": \"/x.php\"}, \"Line\": {\"Labels\": {\"type\": \"syslog\"}}}
-Without --event the expression sees an empty event. Writes made by the expression (evt.SetMeta, UnmarshalJSON,
+Without --event the expression sees an empty event. Writes made by the expression (evt.SetMeta, UnmarshalJSON, \
 ParseKV) are listed under \"mutations\" when there are any.
 Exit status: 0 on success, 2 on a compile or runtime error (printed with a caret under the column).")]
 pub struct EvalArgs {

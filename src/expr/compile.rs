@@ -1198,7 +1198,8 @@ impl Compiler<'_> {
             let Some(fty) = ty.field(k) else {
                 return Err(err(format!("type {} has no field {k}", ty.name()), key.span));
             };
-            return Ok((Box::new(MemberConst { obj: o, key: k.to_string(), optional, span }), fty));
+            // Errors point at the member that could not be read, not at the whole chain.
+            return Ok((Box::new(MemberConst { obj: o, key: k.to_string(), optional, span: key.span }), fty));
         }
         let (k, _) = self.expr(key)?;
         let fty = match ty {
@@ -1206,7 +1207,7 @@ impl Compiler<'_> {
             Ty::SourceMap => Ty::Source,
             _ => Ty::Any,
         };
-        Ok((Box::new(MemberDyn { obj: o, key: k, optional, span }), fty))
+        Ok((Box::new(MemberDyn { obj: o, key: k, optional, span: key.span }), fty))
     }
 
     fn method(

@@ -174,7 +174,9 @@ pub fn binary<'a>(op: BinOp, l: Value<'a>, r: Value<'a>) -> Result<Value<'a>, St
                 s.push_str(b);
                 Value::string(s)
             }
-            (Time(t), Duration(d)) | (Duration(d), Time(t)) => Time(*t + chrono::Duration::nanoseconds(*d)),
+            (Time(t), Duration(d)) | (Duration(d), Time(t)) => {
+                Time(t.checked_add_signed(chrono::Duration::nanoseconds(*d)).ok_or("time out of range")?)
+            }
             (Duration(a), Duration(b)) => Duration(a.wrapping_add(*b)),
             (Array(a), Array(b)) => Value::array(a.iter().chain(b.iter()).cloned()),
             _ => match (l.as_f64(), r.as_f64()) {
@@ -185,7 +187,9 @@ pub fn binary<'a>(op: BinOp, l: Value<'a>, r: Value<'a>) -> Result<Value<'a>, St
         BinOp::Sub => match (&l, &r) {
             (Int(a), Int(b)) => Int(a.wrapping_sub(*b)),
             (Time(a), Time(b)) => Duration((*a - *b).num_nanoseconds().unwrap_or(i64::MAX)),
-            (Time(t), Duration(d)) => Time(*t - chrono::Duration::nanoseconds(*d)),
+            (Time(t), Duration(d)) => {
+                Time(t.checked_sub_signed(chrono::Duration::nanoseconds(*d)).ok_or("time out of range")?)
+            }
             (Duration(a), Duration(b)) => Duration(a.wrapping_sub(*b)),
             _ => match (l.as_f64(), r.as_f64()) {
                 (Some(a), Some(b)) if is_num(&l) && is_num(&r) => Float(a - b),

@@ -60,7 +60,10 @@ fn time_method<'a>(t: Timestamp, name: &str, args: &[Value<'a>]) -> Res<'a> {
         "UTC" | "Local" => Value::Time(t.with_timezone(&Utc).fixed_offset()),
         "String" => Value::string(t.format("%Y-%m-%d %H:%M:%S%.f %z").to_string()),
         "Format" => Value::string(format_go_layout(&t, arg_str(args, 0, "Format")?)),
-        "Add" => Value::Time(t + chrono::Duration::nanoseconds(dur_arg(args, 0, "Add")?)),
+        "Add" => Value::Time(
+            t.checked_add_signed(chrono::Duration::nanoseconds(dur_arg(args, 0, "Add")?))
+                .ok_or("Add: time out of range")?,
+        ),
         "Sub" => Value::Duration((t - time_arg(args, 0, "Sub")?).num_nanoseconds().unwrap_or(i64::MAX)),
         "Before" => Value::Bool(t < time_arg(args, 0, "Before")?),
         "After" => Value::Bool(t > time_arg(args, 0, "After")?),
@@ -71,7 +74,10 @@ fn time_method<'a>(t: Timestamp, name: &str, args: &[Value<'a>]) -> Res<'a> {
                 Value::Time(t)
             } else {
                 let n = nanos(&t);
-                Value::Time(t - chrono::Duration::nanoseconds(n.rem_euclid(d)))
+                Value::Time(
+                    t.checked_sub_signed(chrono::Duration::nanoseconds(n.rem_euclid(d)))
+                        .ok_or("Truncate: time out of range")?,
+                )
             }
         }
         _ => return Err(format!("type time.Time has no method {name}")),

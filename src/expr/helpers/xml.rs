@@ -78,6 +78,9 @@ fn parse_xpath(p: &str) -> Result<Vec<Step>, String> {
         }
         let mut preds = Vec::new();
         while !preds_src.is_empty() {
+            if !preds_src.starts_with('[') {
+                return Err(bad());
+            }
             let close = preds_src.find(']').ok_or_else(bad)?;
             let inner = preds_src[1..close].trim();
             preds_src = &preds_src[close + 1..];
@@ -206,5 +209,7 @@ mod tests {
         assert_eq!(get_node_value(EVT, "/Event/Nope").unwrap(), "");
         assert!(get_node_value("<bad", "/a").is_err());
         assert!(parse_xpath("/a[position()<3]").is_err());
+        assert!(parse_xpath("/a[1]]").is_err());
+        assert!(parse_xpath("/a[1]x[2]").is_err());
     }
 }
