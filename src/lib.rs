@@ -8,6 +8,7 @@ pub mod acquisition;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod expr;
 pub mod gocompat;
 pub mod grok;
 pub mod hub;

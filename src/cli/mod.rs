@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod common;
+pub mod eval;
 pub mod hubtest;
 pub mod replay;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     Replay(replay::ReplayArgs),
     Hubtest(hubtest::HubtestArgs),
+    /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
+    Eval(eval::EvalArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -41,6 +44,7 @@ pub fn main() -> ExitCode {
         Command::Capture(args) => capture::run(args),
         Command::Replay(a) => replay::run(a),
         Command::Hubtest(a) => hubtest::run(a),
+        Command::Eval(args) => eval::run(args),
     }
 }
 
