@@ -118,7 +118,7 @@ def auth_log(rng):
 
     # Slow brute force: one try every 25-45 s for a while (stays under the fast scenario).
     t = START + dt.timedelta(minutes=150)
-    for _ in range(16):
+    for _ in range(30):
         t += dt.timedelta(seconds=rng.randint(25, 45))
         sshd(t, "Failed password for admin from %s port %d ssh2" % (ATTACK["slow"], rng.randint(30000, 60000)), next_pid())
 

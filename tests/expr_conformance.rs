@@ -152,6 +152,34 @@ fn mutations_apply_after_evaluation() {
 }
 
 #[test]
+fn with_an_arena_writes_are_visible_to_the_rest_of_the_expression() {
+    // The caddy-logs hub parser filters with `UnmarshalJSON(..., evt.Unmarshaled, 'caddy') in ['', nil] &&
+    // evt.Unmarshaled.caddy.request != nil`: the write must be readable further down the same expression.
+    let services = services();
+    let mut evt = event();
+    let env = CompileEnv::for_event(services.clone());
+    let p = compile(
+        "UnmarshalJSON('{\"request\": {\"uri\": \"/x\"}}', evt.Unmarshaled, 'caddy') in ['', nil] \
+         && evt.Unmarshaled.caddy.request.uri == '/x' && evt.SetMeta('a', 'b') && evt.Meta.a == 'b'",
+        &env,
+    )
+    .unwrap();
+    let arena = correlator::expr::EvalArena::new();
+    let mutations = {
+        let mut scope = Scope::new(&services).with_evt(&evt).with_arena(&arena);
+        assert!(p.eval_bool(&mut scope).unwrap());
+        scope.take_mutations()
+    };
+    // The real event changes only when the caller applies the writes.
+    assert_eq!(evt.meta.get("a"), None);
+    for m in mutations {
+        m.apply(&mut evt);
+    }
+    assert_eq!(evt.meta.get("a"), Some("b"));
+    assert_eq!(evt.unmarshaled["caddy"]["request"]["uri"], "/x");
+}
+
+#[test]
 fn eval_bool_rejects_non_bool_and_errors_point_at_the_source() {
     let services = services();
     let evt = event();

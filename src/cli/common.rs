@@ -95,7 +95,10 @@ pub fn load_settings(h: &HubArgs) -> Result<Settings, ExitCode> {
 pub fn parse_labels(raw: &[String]) -> Result<Vec<(String, String)>, String> {
     raw.iter()
         .map(|l| {
-            let (k, v) = l.split_once('=').or_else(|| l.split_once(':')).ok_or_else(|| format!("label {l:?}: expected key=value"))?;
+            let (k, v) = l
+                .split_once('=')
+                .or_else(|| l.split_once(':'))
+                .ok_or_else(|| format!("label {l:?}: expected key=value"))?;
             Ok((k.trim().to_string(), v.trim().to_string()))
         })
         .collect()

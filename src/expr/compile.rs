@@ -367,7 +367,7 @@ impl Node for SetField {
         } else {
             Mutation::SetParsed(k.to_string(), v.to_string())
         };
-        cx.mutations.push(m);
+        cx.record(m);
         Ok(Value::Bool(true))
     }
     fn span(&self) -> Span {
@@ -993,7 +993,7 @@ impl Node for UnmarshalInto {
             helpers::kv::Decoded::Replace(v) => Mutation::SetUnmarshaled(key.to_string(), v),
             helpers::kv::Decoded::Merge(pairs) => Mutation::MergeUnmarshaled(key.to_string(), pairs),
         };
-        cx.mutations.push(m);
+        cx.record(m);
         Ok(Value::Nil)
     }
     fn span(&self) -> Span {

@@ -136,6 +136,22 @@ impl Program {
     }
 }
 
+/// Storage for the event copies an evaluation makes when an expression writes to the event, so the rest of the
+/// same expression reads what was written (the hub idiom `UnmarshalJSON(s, evt.Unmarshaled, 'k') in ['', nil] &&
+/// evt.Unmarshaled.k.x == …`). Free to create: nothing is allocated until the first write.
+#[derive(Default)]
+pub struct EvalArena(std::cell::OnceCell<typed_arena::Arena<Event>>);
+
+impl EvalArena {
+    pub fn new() -> Self {
+        EvalArena(std::cell::OnceCell::new())
+    }
+
+    fn alloc(&self, evt: Event) -> &Event {
+        self.0.get_or_init(|| typed_arena::Arena::with_capacity(1)).alloc(evt)
+    }
+}
+
 /// The variables of one evaluation, plus the mutations it recorded.
 pub struct Scope<'a> {
     pub(crate) services: &'a Services,
@@ -143,17 +159,37 @@ pub struct Scope<'a> {
     pub(crate) roots: Vec<(String, Value<'a>)>,
     pub(crate) locals: Vec<Value<'a>>,
     pub(crate) mutations: Vec<Mutation>,
+    arena: Option<&'a EvalArena>,
 }
 
 impl<'a> Scope<'a> {
     pub fn new(services: &'a Services) -> Self {
-        Scope { services, evt: None, roots: Vec::new(), locals: Vec::new(), mutations: Vec::new() }
+        Scope { services, evt: None, roots: Vec::new(), locals: Vec::new(), mutations: Vec::new(), arena: None }
     }
 
     /// Binds `evt`.
     pub fn with_evt(mut self, evt: &'a Event) -> Self {
         self.evt = Some(evt);
         self
+    }
+
+    /// Makes writes visible to the rest of the expression that makes them: after `evt.SetMeta`, `UnmarshalJSON`
+    /// and the like, `evt` reads a copy with the write applied (the caller still applies
+    /// [`Scope::take_mutations`] to the real event). Without an arena, writes are only visible to later
+    /// expressions.
+    pub fn with_arena(mut self, arena: &'a EvalArena) -> Self {
+        self.arena = Some(arena);
+        self
+    }
+
+    /// Records a write to the event; see [`Scope::with_arena`].
+    pub(crate) fn record(&mut self, m: Mutation) {
+        if let (Some(arena), Some(evt)) = (self.arena, self.evt) {
+            let mut copy = evt.clone();
+            m.clone().apply(&mut copy);
+            self.evt = Some(arena.alloc(copy));
+        }
+        self.mutations.push(m);
     }
 
     /// Binds a root variable (`queue`, `leaky`, `signal`, `Alert`, `results`, ...). Binding `evt` to a host event

@@ -7,4 +7,5 @@
 
 pub mod duration;
 pub mod regex;
+pub mod sort;
 pub mod time;

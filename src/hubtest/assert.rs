@@ -38,10 +38,16 @@ pub fn check_all(lines: &[String], results: &Value<'_>, services: &Arc<Services>
         match program.eval(&mut scope) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
-                return (i + 1, Some(AssertFailure { line: raw.clone(), got: left_side(&line, results, &env, services) }));
+                return (
+                    i + 1,
+                    Some(AssertFailure { line: raw.clone(), got: left_side(&line, results, &env, services) }),
+                );
             }
             Ok(other) => {
-                return (i + 1, Some(AssertFailure { line: raw.clone(), got: format!("non-bool {}", other.type_name()) }));
+                return (
+                    i + 1,
+                    Some(AssertFailure { line: raw.clone(), got: format!("non-bool {}", other.type_name()) }),
+                );
             }
             Err(e) => return (i + 1, Some(AssertFailure { line: raw.clone(), got: format!("error: {e}") })),
         }

@@ -13,21 +13,30 @@ use crate::parser::spec::StaticSpec;
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct CaseConfig {
     #[serde(default)]
-    pub parsers: Vec<Option<String>>,
+    pub parsers: Option<Vec<Option<String>>>,
     #[serde(default)]
-    pub scenarios: Vec<Option<String>>,
+    pub scenarios: Option<Vec<Option<String>>>,
     #[serde(default)]
-    pub postoverflows: Vec<Option<String>>,
-    #[serde(default)]
+    pub postoverflows: Option<Vec<Option<String>>>,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub log_file: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub log_type: String,
     #[serde(default)]
     pub labels: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub ignore_parsers: bool,
     #[serde(default)]
     pub override_statics: Option<Vec<StaticSpec>>,
+}
+
+/// A `key:` with no value reads as the type's default.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A case ready to run.
@@ -51,8 +60,8 @@ impl Case {
         self.dir.join(&self.config.log_file)
     }
 
-    fn names(list: &[Option<String>]) -> Vec<String> {
-        list.iter().flatten().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    fn names(list: &Option<Vec<Option<String>>>) -> Vec<String> {
+        list.iter().flatten().flatten().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
     }
 
     pub fn parser_refs(&self) -> Vec<String> {

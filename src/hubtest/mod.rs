@@ -115,8 +115,14 @@ pub fn run_case_log(case: &Case, opts: &RunOptions) -> Result<CaseRun, String> {
     let mut overflows = Vec::new();
     let mut alerts = Vec::new();
     crate::cli::common::read_log_lines(&log, |raw| {
-        let line =
-            Line { raw, src: Arc::clone(&src), time: now, labels: Arc::clone(&labels), module: Arc::clone(&module), process: true };
+        let line = Line {
+            raw,
+            src: Arc::clone(&src),
+            time: now,
+            labels: Arc::clone(&labels),
+            module: Arc::clone(&module),
+            process: true,
+        };
         let evt = Event::from_line(line, ExpectMode::TimeMachine);
         let outcome = pipeline.parse(evt, Some(&mut dump));
         let hooks = Hooks { dump: Some(&mut overflows), tracer: Some(&mut dump) };
@@ -189,14 +195,22 @@ impl Drop for TempDir {
 fn tempdir() -> Result<TempDir, String> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let p = std::env::temp_dir()
-        .join(format!("correlator-hubtest-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let p = std::env::temp_dir().join(format!(
+        "correlator-hubtest-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
     Ok(TempDir(p))
 }
 
 /// Runs many cases on `jobs` threads; results come back in case order.
-pub fn run_all(dirs: &[PathBuf], opts: &RunOptions, jobs: usize, mut on_result: impl FnMut(&CaseResult)) -> Vec<CaseResult> {
+pub fn run_all(
+    dirs: &[PathBuf],
+    opts: &RunOptions,
+    jobs: usize,
+    mut on_result: impl FnMut(&CaseResult),
+) -> Vec<CaseResult> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);

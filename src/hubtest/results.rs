@@ -64,12 +64,17 @@ pub fn overflow_sort_key(evt: &Event) -> String {
     }
 }
 
-/// Sorts overflows the way `scenario.assert` expects them (descending; equal keys keep emission order).
+/// Sorts overflows the way `scenario.assert` expects them: descending, with Go's (unstable) `sort.Sort`, so equal
+/// keys end up where cscli puts them.
 pub fn sort_overflows(list: &mut [Event]) {
-    list.sort_by_key(|e| std::cmp::Reverse(overflow_sort_key(e)));
+    let mut keyed: Vec<(String, Event)> = list.iter().map(|e| (overflow_sort_key(e), e.clone())).collect();
+    crate::gocompat::sort::sort(&mut keyed, |a, b| a.0 > b.0);
+    for (slot, (_, e)) in list.iter_mut().zip(keyed) {
+        *slot = e;
+    }
 }
 
 /// The `results` variable of `scenario.assert`.
 pub fn overflows_value(list: &[Event]) -> Value<'_> {
-    Value::array(list.iter().map(Value::host))
+    Value::array(list.iter().map(|e| Value::host(e)))
 }

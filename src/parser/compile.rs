@@ -231,7 +231,9 @@ impl NodeCompiler<'_> {
             };
             match (target, source) {
                 (Some(target), Some(source)) => out.push(Static { target, source }),
-                (None, _) => self.err(file, pos, "statics: an entry needs one of meta, parsed, enriched, target, method"),
+                (None, _) => {
+                    self.err(file, pos, "statics: an entry needs one of meta, parsed, enriched, target, method")
+                }
                 (Some(_), None) => self.err(file, pos, "statics: an entry needs a value or an expression"),
             }
         }

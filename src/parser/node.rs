@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::Event;
 use crate::expr::Program;
-use crate::grok::{CompiledGrok, GrokSet};
+use crate::grok::{Candidates, CompiledGrok, GrokSet};
 
 use super::runtime::{ParserCounters, Runtime};
 use super::statics::{self, Static};
@@ -182,7 +182,7 @@ impl Node {
         }
 
         // 6. children
-        let mut cache: Option<(String, Vec<bool>)> = None;
+        let mut cache: Option<(String, Candidates)> = None;
         for (i, child) in self.children.iter().enumerate() {
             let hint = self.child_hint(i, evt, &mut cache);
             match child.process_hinted(evt, rt, stages, hint) {
@@ -241,7 +241,7 @@ impl Node {
         let mut caps: Vec<(Arc<str>, String)> = Vec::new();
         let matched = match &g.source {
             GrokSource::Expr(p) => match rt.eval_text(p, evt) {
-                Ok(text) => g.pattern.captures_into(&text, &mut caps),
+                Ok(text) => captures_into(&g.pattern, &text, &mut caps),
                 Err(e) => {
                     ParserCounters::bump(&rt.counters.grok_source_errors);
                     self.trace(evt, &format!("grok expression failed: {e}"));
@@ -249,7 +249,7 @@ impl Node {
                 }
             },
             src => match src.borrow(evt) {
-                Some(text) => g.pattern.captures_into(text, &mut caps),
+                Some(text) => captures_into(&g.pattern, text, &mut caps),
                 None => false,
             },
         };
@@ -280,20 +280,31 @@ impl Node {
     }
 
     /// The prefilter's verdict for child `i`, computing the set matches once per input text.
-    fn child_hint(&self, i: usize, evt: &Event, cache: &mut Option<(String, Vec<bool>)>) -> GrokHint {
+    fn child_hint(&self, i: usize, evt: &Event, cache: &mut Option<(String, Candidates)>) -> GrokHint {
         let Some(pf) = &self.prefilter else { return GrokHint::Unknown };
         let Some(member) = pf.member.get(i).copied().flatten() else { return GrokHint::Unknown };
         let Some(input) = pf.source.borrow(evt) else { return GrokHint::Unknown };
         // Earlier children may have rewritten the input (a capture named like it): recompute when it changed.
         let stale = cache.as_ref().is_none_or(|(text, _)| text != input);
         if stale {
-            *cache = Some((input.to_string(), pf.set.matches(input)));
+            *cache = Some((input.to_string(), pf.set.candidates(input)));
         }
         match cache {
-            Some((_, hits)) if !hits.get(member).copied().unwrap_or(true) => GrokHint::CannotMatch,
+            Some((_, hits)) if !hits.contains(member) => GrokHint::CannotMatch,
             _ => GrokHint::Unknown,
         }
     }
+}
+
+/// Runs `pattern` on `text`; on a match, appends every semantic and its value (`""` for groups that did not take
+/// part). A match without any semantic counts as no match (grokky returns an empty map).
+fn captures_into(pattern: &CompiledGrok, text: &str, out: &mut Vec<(Arc<str>, String)>) -> bool {
+    let Some(caps) = pattern.captures(text) else { return false };
+    if caps.is_empty() {
+        return false;
+    }
+    out.extend(caps.iter().map(|(k, v)| (Arc::clone(k), v.into_owned())));
+    true
 }
 
 /// Builds the children prefilter when at least `min` children grok the same borrowed input.
@@ -322,6 +333,6 @@ pub fn build_prefilter(children: &[Node], min: usize) -> Option<ChildPrefilter> 
     if patterns.len() < min {
         return None;
     }
-    let set = GrokSet::new(&patterns).ok()?;
+    let set = GrokSet::new(patterns.iter().map(|p| (**p).clone()).collect()).ok()?;
     Some(ChildPrefilter { source: source.clone(), set, member })
 }

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::Event;
-use crate::expr::{Program, Scope, Services};
+use crate::expr::{EvalArena, Program, Scope, Services};
 
 use super::enrich::{Clock, Enrichers};
 use super::statics::StaticEvalError;
@@ -39,8 +39,9 @@ pub struct Runtime<'a> {
 impl Runtime<'_> {
     /// Evaluates a boolean expression (filters, whitelist expressions).
     pub fn eval_bool(&self, p: &Program, evt: &mut Event) -> Result<bool, String> {
+        let arena = EvalArena::new();
         let (result, mutations) = {
-            let mut scope = Scope::new(self.services).with_evt(evt);
+            let mut scope = Scope::new(self.services).with_evt(evt).with_arena(&arena);
             let r = p.eval_bool(&mut scope).map_err(|e| e.to_string());
             (r, scope.take_mutations())
         };
@@ -52,8 +53,9 @@ impl Runtime<'_> {
 
     /// Evaluates a statics expression with CrowdSec's conversion rules: `Ok(None)` = skip the static.
     pub fn eval_static(&self, p: &Program, evt: &mut Event) -> Result<Option<String>, StaticEvalError> {
+        let arena = EvalArena::new();
         let (result, mutations) = {
-            let mut scope = Scope::new(self.services).with_evt(evt);
+            let mut scope = Scope::new(self.services).with_evt(evt).with_arena(&arena);
             let r = match p.eval(&mut scope) {
                 Ok(v) => v.to_static_string().map_err(StaticEvalError::Type),
                 Err(e) => Err(StaticEvalError::Runtime(e.to_string())),

@@ -96,7 +96,7 @@ impl Stages {
     }
 
     /// Runs the event through the stages. Returns `evt.Process`: true when it left the last stage.
-    pub fn parse(&self, evt: &mut Event, rt: &Runtime, mut tracer: Option<&mut dyn Tracer>) -> bool {
+    pub fn parse(&self, evt: &mut Event, rt: &Runtime, mut tracer: Option<&mut (dyn Tracer + '_)>) -> bool {
         evt.process = false;
         if self.stages.is_empty() {
             return false;

@@ -42,10 +42,9 @@ impl Whitelist {
         let hit = |ip: IpAddr| self.ips.contains(&ip) || self.cidrs.iter().any(|n| n.contains(&ip));
         match evt.kind {
             EventType::Log => parse_ip(evt.meta.get_or_empty("source_ip")).is_some_and(hit),
-            EventType::Overflow => evt
-                .overflow
-                .as_ref()
-                .is_some_and(|o| o.sources.keys().filter_map(|k| parse_ip(k)).any(hit)),
+            EventType::Overflow => {
+                evt.overflow.as_ref().is_some_and(|o| o.sources.keys().filter_map(|k| parse_ip(k)).any(hit))
+            }
         }
     }
 

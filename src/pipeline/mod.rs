@@ -42,7 +42,7 @@ impl Pipeline {
 
     /// Runs a log event through the parser stages. `Some(event)` when it parsed and is not whitelisted, i.e. when
     /// it should be poured into the scenarios.
-    pub fn parse(&self, mut evt: Event, tracer: Option<&mut dyn Tracer>) -> ParseOutcome {
+    pub fn parse(&self, mut evt: Event, tracer: Option<&mut (dyn Tracer + '_)>) -> ParseOutcome {
         if evt.line.module.is_empty() {
             // CrowdSec refuses events without a datasource module.
             return ParseOutcome::Unparsed(evt);
@@ -58,7 +58,7 @@ impl Pipeline {
 
     /// Runs an overflow event through the postoverflow stages (their result is ignored; only the whitelist
     /// decision matters).
-    pub fn postoverflow(&self, evt: &mut Event, tracer: Option<&mut dyn Tracer>) {
+    pub fn postoverflow(&self, evt: &mut Event, tracer: Option<&mut (dyn Tracer + '_)>) {
         if !self.postoverflows.is_empty() {
             self.postoverflows.parse(evt, &self.runtime(), tracer);
         }

@@ -140,8 +140,7 @@ fn log_sources(sc: &Scenario, evt: &Event, services: &Services) -> Result<Vec<(S
                 ..Source::default()
             };
             if let Some(r) = evt.meta.get("SourceRange").filter(|r| !r.is_empty()) {
-                let net: ipnet::IpNet =
-                    r.parse().map_err(|_| format!("declared range {r} of {ip} can't be parsed"))?;
+                let net: ipnet::IpNet = r.parse().map_err(|_| format!("declared range {r} of {ip} can't be parsed"))?;
                 src.range = net.trunc().to_string();
             }
             src.value = if sc.scope.kind == "Ip" { src.ip.clone() } else { src.range.clone() };

@@ -146,7 +146,7 @@ impl ScenarioCompiler<'_> {
         let pos = position(doc);
         let s = &doc.value;
         let before = self.errors.0.len();
-        let mut err = |errors: &mut ConfigErrors, msg: String| errors.push(ConfigError::new(file, pos.0, pos.1, msg));
+        let err = |errors: &mut ConfigErrors, msg: String| errors.push(ConfigError::new(file, pos.0, pos.1, msg));
 
         if let Some(f) = &s.format
             && let Err(e) = check_format(&f.text)
@@ -169,7 +169,13 @@ impl ScenarioCompiler<'_> {
             Some("conditional") => Some(Kind::Conditional),
             Some("bayesian") => Some(Kind::Bayesian),
             other => {
-                err(self.errors, format!("scenario {name}: unknown type {:?} (leaky, trigger, counter, conditional, bayesian)", other.unwrap_or("")));
+                err(
+                    self.errors,
+                    format!(
+                        "scenario {name}: unknown type {:?} (leaky, trigger, counter, conditional, bayesian)",
+                        other.unwrap_or("")
+                    ),
+                );
                 None
             }
         };
@@ -272,7 +278,12 @@ impl ScenarioCompiler<'_> {
             let mut conditions = Vec::new();
             for c in s.bayesian_conditions.iter().flatten() {
                 let Some(cond) = c.condition.as_ref() else {
-                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: bayesian condition without condition")));
+                    self.errors.push(ConfigError::new(
+                        file,
+                        pos.0,
+                        pos.1,
+                        format!("scenario {name}: bayesian condition without condition"),
+                    ));
                     continue;
                 };
                 if let Some(p) = self.expr(file, cond, &cond_env, "bayesian condition") {
@@ -299,10 +310,20 @@ impl ScenarioCompiler<'_> {
                 let kind = sc.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Ip".into());
                 let expr = sc.expression.as_ref().and_then(|e| self.expr(file, e, &evt_env, "scope.expression"));
                 if kind == "Ip" && expr.is_some() {
-                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: scope Ip takes no expression")));
+                    self.errors.push(ConfigError::new(
+                        file,
+                        pos.0,
+                        pos.1,
+                        format!("scenario {name}: scope Ip takes no expression"),
+                    ));
                 }
                 if kind != "Ip" && kind != "Range" && expr.is_none() {
-                    self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: scope {kind} needs an expression")));
+                    self.errors.push(ConfigError::new(
+                        file,
+                        pos.0,
+                        pos.1,
+                        format!("scenario {name}: scope {kind} needs an expression"),
+                    ));
                 }
                 ScopeRule { kind, expr }
             }
@@ -321,7 +342,12 @@ impl ScenarioCompiler<'_> {
                 }
             }
             Some(t) => Severity::parse(t).unwrap_or_else(|| {
-                self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: severity {t:?}: expected notice, warning or error")));
+                self.errors.push(ConfigError::new(
+                    file,
+                    pos.0,
+                    pos.1,
+                    format!("scenario {name}: severity {t:?}: expected notice, warning or error"),
+                ));
                 Severity::Notice
             }),
         };
@@ -334,6 +360,8 @@ impl ScenarioCompiler<'_> {
                 .collect(),
         });
 
+        let summary = s.summary.clone().or_else(|| label_str("summary"));
+        let message = s.message.clone().or_else(|| label_str("message"));
         if self.errors.0.len() > before {
             return None;
         }
@@ -374,8 +402,8 @@ impl ScenarioCompiler<'_> {
             labels,
             version: s.version.as_ref().map(|v| v.text.clone()).unwrap_or_default(),
             severity,
-            summary: s.summary.clone().or_else(|| label_str("summary")),
-            message: s.message.clone().or_else(|| label_str("message")),
+            summary,
+            message,
             audit,
             stats: ScenarioStats::default(),
         })

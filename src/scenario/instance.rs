@@ -18,6 +18,9 @@ use super::view::{LeakyView, QueueView};
 pub struct Instance {
     /// The groupby value.
     pub key: String,
+    /// The scenario that created the instance: its settings (capacity, distinct, blackhole...) apply to every
+    /// pour, also those of other scenarios sharing the instance (same name and filter, as CrowdSec keys buckets).
+    pub owner: usize,
     pub mode: ExpectMode,
     /// `None` for unbounded buckets (capacity -1: counters, bayesian): they never overflow by volume.
     pub limiter: Option<Limiter>,
@@ -55,7 +58,7 @@ pub enum Poured {
 }
 
 impl Instance {
-    pub fn new(sc: &Scenario, key: String, mode: ExpectMode, id: u64) -> Instance {
+    pub fn new(sc: &Scenario, owner: usize, key: String, mode: ExpectMode, id: u64) -> Instance {
         let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {
             Some(Limiter::new(sc.leakspeed.max(1), sc.capacity))
         } else {
@@ -63,6 +66,7 @@ impl Instance {
         };
         Instance {
             key,
+            owner,
             mode,
             limiter,
             queue: VecDeque::new(),

@@ -3,7 +3,8 @@
 //! CrowdSec leaks its buckets with Go's `golang.org/x/time/rate` limiter (a fork of it): burst = `capacity`, one
 //! token regenerates every `leakspeed`, the bucket starts full, and `AllowN(t, 1)` takes a token at time `t` or
 //! refuses (the pour that overflows). This is the same arithmetic, float for float, so the same log gives the same
-//! overflows at the same events. Time is passed in (nanoseconds since the Unix epoch): the log's own timestamp in
+//! overflows at the same events, including with out-of-order timestamps (hub test `pterodactyl-wings-bf` checks
+//! the exact overflow point of an oscillating log). Time is passed in (nanoseconds since the Unix epoch): the log's own timestamp in
 //! replay, the wall clock live. Why not the `governor` crate: see `docs/design.md`, "Scenarios".
 
 use serde::{Deserialize, Serialize};

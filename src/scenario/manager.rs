@@ -6,6 +6,10 @@
 //! the caller gives (the wall clock in the daemon, a fixed value in tests), so nothing here sleeps or reads a
 //! clock. Expiry is a min-heap of deadlines with lazy invalidation: one entry per instance, re-queued when pours
 //! pushed its deadline back.
+//!
+//! Instances are keyed as CrowdSec keys them: by scenario name, filter text and groupby value. Two scenarios with the
+//! same name and filter (it happens in the hub) therefore pour into the same instance, which runs with the settings
+//! of the scenario that created it.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -15,19 +19,36 @@ use std::sync::atomic::Ordering;
 use foldhash::fast::RandomState;
 
 use crate::event::{Event, ExpectMode, Timestamp};
-use crate::expr::{Scope, Services, Value};
+use crate::expr::{EvalArena, Scope, Services, Value};
 
 use super::alert::overflow_event;
 use super::compile::{Kind, Scenario};
 use super::instance::{Instance, Poured, event_time, nanos};
 use super::view::{LeakyView, QueueView};
 
+/// A queued expiry. Ordered by `fire_at`, the time the heap must act on it: the deadline itself, or for
+/// time-machine buckets one extra lifetime later (see `timer_for`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
+    fire_at: i64,
     deadline: i64,
-    scenario: usize,
+    family: usize,
     key: String,
     id: u64,
+}
+
+/// The timer for an instance's current deadline. Time-machine instances (other than counters, which must report on
+/// time) are kept one extra lifetime before collection: the lazy check in `pour_one` decides expiry exactly, even
+/// when lines of several files arrive slightly out of order; the heap only reclaims memory.
+fn timer_for(sc: &Scenario, fam: usize, inst: &Instance) -> Timer {
+    let grace = if inst.mode == ExpectMode::TimeMachine && sc.kind != Kind::Counter { sc.expiry } else { 0 };
+    Timer {
+        fire_at: inst.deadline.saturating_add(grace),
+        deadline: inst.deadline,
+        family: fam,
+        key: inst.key.clone(),
+        id: inst.id,
+    }
 }
 
 /// Why the pour loop stopped early for an event.
@@ -42,6 +63,9 @@ pub struct PourReport {
 pub struct Buckets {
     scenarios: Arc<Vec<Scenario>>,
     services: Arc<Services>,
+    /// Scenario index → instance family (scenarios sharing name and filter share a family).
+    family: Vec<usize>,
+    /// Per family: groupby value → instance.
     instances: Vec<HashMap<String, Instance, RandomState>>,
     blackholes: Vec<HashMap<String, i64, RandomState>>,
     tm_timers: BinaryHeap<Reverse<Timer>>,
@@ -55,10 +79,24 @@ pub struct Buckets {
 impl Buckets {
     pub fn new(scenarios: Arc<Vec<Scenario>>, services: Arc<Services>) -> Buckets {
         let n = scenarios.len();
+        let mut family = Vec::with_capacity(n);
+        let mut families: Vec<(&str, &str)> = Vec::new();
+        for sc in scenarios.iter() {
+            let id = (&*sc.name, sc.filter.as_ref().map_or("", |f| f.source()));
+            match families.iter().position(|f| *f == id) {
+                Some(i) => family.push(i),
+                None => {
+                    family.push(families.len());
+                    families.push(id);
+                }
+            }
+        }
+        let nfam = families.len();
         Buckets {
+            family,
+            instances: (0..nfam).map(|_| HashMap::default()).collect(),
             scenarios,
             services,
-            instances: (0..n).map(|_| HashMap::default()).collect(),
             blackholes: (0..n).map(|_| HashMap::default()).collect(),
             tm_timers: BinaryHeap::new(),
             live_timers: BinaryHeap::new(),
@@ -72,9 +110,10 @@ impl Buckets {
         &self.scenarios
     }
 
-    /// Live instances per scenario.
+    /// Live instances created by a scenario.
     pub fn live_instances(&self, scenario: usize) -> usize {
-        self.instances.get(scenario).map_or(0, HashMap::len)
+        let Some(&fam) = self.family.get(scenario) else { return 0 };
+        self.instances[fam].values().filter(|i| i.owner == scenario).count()
     }
 
     pub fn total_instances(&self) -> usize {
@@ -96,8 +135,9 @@ impl Buckets {
         let scenarios = Arc::clone(&self.scenarios);
         for (si, sc) in scenarios.iter().enumerate() {
             if let Some(f) = &sc.filter {
+                let arena = EvalArena::new();
                 let (r, muts) = {
-                    let mut scope = Scope::new(&self.services).with_evt(&evt);
+                    let mut scope = Scope::new(&self.services).with_evt(&evt).with_arena(&arena);
                     let r = f.eval_bool(&mut scope);
                     (r, scope.take_mutations())
                 };
@@ -124,7 +164,8 @@ impl Buckets {
                     match g.eval(&mut scope) {
                         Ok(Value::Str(s)) => s.to_string(),
                         Ok(other) => {
-                            let msg = format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
+                            let msg =
+                                format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
                             tracing::warn!("{msg}");
                             report.error = Some(msg);
                             break;
@@ -150,29 +191,33 @@ impl Buckets {
     }
 
     fn pour_one(&mut self, si: usize, key: String, evt: &Arc<Event>, now: Timestamp, out: &mut Vec<Event>) {
-        let sc = &self.scenarios[si];
-        sc.stats.poured.fetch_add(1, Ordering::Relaxed);
+        let scenarios = Arc::clone(&self.scenarios);
+        scenarios[si].stats.poured.fetch_add(1, Ordering::Relaxed);
+        let fam = self.family[si];
         let mode = evt.expect_mode;
-        let map = &mut self.instances[si];
+        let map = &mut self.instances[fam];
         // Time-machine expiry is checked when the next event arrives (spec §7.6): a bucket idle for longer than
         // its lifetime on the log's clock is replaced by a fresh one.
         if let Some(inst) = map.get(&key)
             && inst.mode == ExpectMode::TimeMachine
             && inst.first_ts.is_some()
-            && sc.kind != Kind::Counter
+            && scenarios[inst.owner].kind != Kind::Counter
             && let (Some(d), Some(last)) = (event_time(evt), inst.last_ts)
-            && nanos(&d) > nanos(&last).saturating_add(sc.expiry)
+            && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner].expiry)
         {
+            let owner = inst.owner;
             map.remove(&key);
-            sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+            scenarios[owner].stats.underflows.fetch_add(1, Ordering::Relaxed);
         }
         if !map.contains_key(&key) {
             let id = self.next_id;
             self.next_id += 1;
-            map.insert(key.clone(), Instance::new(sc, key.clone(), mode, id));
-            sc.stats.instantiated.fetch_add(1, Ordering::Relaxed);
+            map.insert(key.clone(), Instance::new(&scenarios[si], si, key.clone(), mode, id));
+            scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
         }
         let inst = map.get_mut(&key).expect("instance just ensured");
+        let owner = inst.owner;
+        let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, now, &self.services);
         match result {
             Poured::Duplicate => {}
@@ -189,11 +234,12 @@ impl Buckets {
                 if let Some(base) = base
                     && (sc.kind != Kind::Counter || inst.deadline == 0)
                 {
-                    let start = if sc.kind == Kind::Counter { inst.first_ts.map(|t| nanos(&t)).unwrap_or(base) } else { base };
+                    let start =
+                        if sc.kind == Kind::Counter { inst.first_ts.map(|t| nanos(&t)).unwrap_or(base) } else { base };
                     inst.deadline = start.saturating_add(sc.expiry.max(1));
                     if inst.timer.is_none() {
                         inst.timer = Some(inst.deadline);
-                        let t = Timer { deadline: inst.deadline, scenario: si, key, id: inst.id };
+                        let t = timer_for(sc, fam, inst);
                         match inst.mode {
                             ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
                             ExpectMode::Live => self.live_timers.push(Reverse(t)),
@@ -203,7 +249,7 @@ impl Buckets {
             }
             Poured::Overflow => {
                 let inst = map.remove(&key).expect("instance present");
-                self.emit(si, &inst, out);
+                self.emit(owner, &inst, out);
             }
         }
     }
@@ -285,21 +331,13 @@ impl Buckets {
         loop {
             let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
             let Some(Reverse(top)) = heap.peek() else { break };
-            // Time-machine instances are kept one extra lifetime before collection: the lazy check in
-            // `pour_one` decides expiry exactly, even when lines of several files arrive slightly out of order.
-            let sc_expiry = self.scenarios[top.scenario].expiry;
-            let kind = self.scenarios[top.scenario].kind;
-            let due = if tm {
-                let grace = if kind == Kind::Counter { 0 } else { sc_expiry };
-                now > top.deadline.saturating_add(grace)
-            } else {
-                now >= top.deadline
-            };
+            // Time-machine expiry compares strictly (CrowdSec: event time *after* the deadline).
+            let due = if tm { now > top.fire_at } else { now >= top.fire_at };
             if !due {
                 break;
             }
             let Reverse(t) = heap.pop().expect("peeked");
-            let map = &mut self.instances[t.scenario];
+            let map = &mut self.instances[t.family];
             let Some(inst) = map.get_mut(&t.key) else { continue };
             if inst.id != t.id {
                 continue;
@@ -307,13 +345,14 @@ impl Buckets {
             if inst.deadline > t.deadline {
                 // Pours moved the deadline: queue it again.
                 inst.timer = Some(inst.deadline);
-                let again = Timer { deadline: inst.deadline, ..t };
+                let again = timer_for(&self.scenarios[inst.owner], t.family, inst);
                 let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
                 heap.push(Reverse(again));
                 continue;
             }
             let mut inst = map.remove(&t.key).expect("present");
-            let sc = &self.scenarios[t.scenario];
+            let owner = inst.owner;
+            let sc = &self.scenarios[owner];
             if sc.kind == Kind::Counter {
                 // A counter reports what it counted when its time is up.
                 let at = if tm {
@@ -322,7 +361,7 @@ impl Buckets {
                     now_ts.unwrap_or_else(|| chrono::Utc::now().fixed_offset())
                 };
                 inst.ovflw_ts = Some(at);
-                self.emit(t.scenario, &inst, out);
+                self.emit(owner, &inst, out);
             } else {
                 sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
             }
@@ -333,9 +372,10 @@ impl Buckets {
     pub fn snapshot(&self) -> Vec<(String, Vec<Instance>)> {
         self.scenarios
             .iter()
-            .zip(&self.instances)
-            .map(|(sc, m)| {
-                let mut v: Vec<Instance> = m.values().cloned().collect();
+            .enumerate()
+            .map(|(si, sc)| {
+                let mut v: Vec<Instance> =
+                    self.instances[self.family[si]].values().filter(|i| i.owner == si).cloned().collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
                 (sc.name.to_string(), v)
             })
@@ -347,16 +387,18 @@ impl Buckets {
         let mut n = 0;
         for (name, instances) in saved {
             let Some(si) = self.scenarios.iter().position(|s| *s.name == *name) else { continue };
+            let fam = self.family[si];
             for mut inst in instances {
                 inst.id = self.next_id;
                 self.next_id += 1;
+                inst.owner = si;
                 inst.timer = Some(inst.deadline);
-                let t = Timer { deadline: inst.deadline, scenario: si, key: inst.key.clone(), id: inst.id };
+                let t = timer_for(&self.scenarios[si], fam, &inst);
                 match inst.mode {
                     ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
                     ExpectMode::Live => self.live_timers.push(Reverse(t)),
                 }
-                self.instances[si].insert(inst.key.clone(), inst);
+                self.instances[fam].insert(inst.key.clone(), inst);
                 n += 1;
             }
         }

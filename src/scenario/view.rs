@@ -42,6 +42,13 @@ impl HostObject for QueueView<'_> {
             _ => Err(format!("Queue has no method {name}")),
         }
     }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Queue": self.events.iter().map(|e| serde_json::to_value(e).unwrap_or_default()).collect::<Vec<_>>(),
+            "L": self.limit,
+        })
+    }
 }
 
 /// `leaky`: the bucket instance.
@@ -77,5 +84,18 @@ impl HostObject for LeakyView<'_> {
 
     fn method<'a>(&'a self, name: &str, _args: Vec<Value<'a>>) -> Result<Value<'a>, String> {
         Err(format!("Leaky has no method {name}"))
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let t = |t: Option<Timestamp>| t.map(|t| crate::event::format_rfc3339(&t));
+        serde_json::json!({
+            "Name": &*self.scenario.name,
+            "Mapkey": self.inst.key,
+            "Total_count": self.inst.total_count,
+            "First_ts": t(self.inst.first_ts),
+            "Last_ts": t(self.inst.last_ts),
+            "Ovflw_ts": t(self.inst.ovflw_ts),
+            "Capacity": self.scenario.capacity,
+        })
     }
 }

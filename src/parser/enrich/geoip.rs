@@ -38,7 +38,7 @@ fn open_db(dir: &Path, file: &str) -> Option<Arc<Reader<Vec<u8>>>> {
     match Reader::open_readfile(&path) {
         Ok(r) => Some(Arc::new(r)),
         Err(e) => {
-            tracing::warn!("GeoIP database {} not loaded ({e}): its enrichers will add nothing", path.display());
+            tracing::info!("GeoIP database {} not loaded ({e}): its enrichers will add nothing", path.display());
             None
         }
     }
