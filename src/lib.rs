@@ -7,6 +7,7 @@
 pub mod acquisition;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod event;
 pub mod expr;
 pub mod gocompat;
@@ -16,4 +17,5 @@ pub mod hubtest;
 pub mod output;
 pub mod parser;
 pub mod pipeline;
+pub mod ratelog;
 pub mod scenario;

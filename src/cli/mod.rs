@@ -5,6 +5,7 @@ pub mod common;
 pub mod eval;
 pub mod hubtest;
 pub mod replay;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -19,15 +20,20 @@ pub struct Cli {
     #[arg(long, global = true, env = "CORRELATOR_LOG", default_value = "warn")]
     pub log_level: String,
 
+    /// What to do; without one, `run` on the default configuration.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive syslog (UDP/TCP) and record it to a file that `replay --type syslog FILE` reads.
     Capture(capture::CaptureArgs),
+    /// Run the daemon: sources from acquis.yaml through parsers and scenarios to the outputs (the default).
+    Run(run::RunArgs),
+    /// Replay log files in time-machine mode and print the alerts.
     Replay(replay::ReplayArgs),
+    /// Run hub test cases (CrowdSec's .tests/ format) and report PASS/FAIL.
     Hubtest(hubtest::HubtestArgs),
     /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
     Eval(eval::EvalArgs),
@@ -40,8 +46,18 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_level);
-    match cli.command {
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Run(run::RunArgs {
+            hub: common::HubArgs::default(),
+            stdin: false,
+            log_type: None,
+            acquis: None,
+            quiet: false,
+        })
+    });
+    match command {
         Command::Capture(args) => capture::run(args),
+        Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Hubtest(a) => hubtest::run(a),
         Command::Eval(args) => eval::run(args),

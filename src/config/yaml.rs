@@ -273,6 +273,7 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Doc {
+        #[allow(dead_code)]
         name: String,
         filter: Option<Expr>,
         format: Option<ScalarText>,

@@ -145,7 +145,7 @@ impl Node {
                 }
                 Err(e) => {
                     ParserCounters::bump(&rt.counters.filter_errors);
-                    tracing::warn!(node = %self.name, origin = %self.origin, "filter failed: {e}");
+                    crate::warn_limited!(node = %self.name, origin = %self.origin, "filter failed: {e}");
                     return Outcome::Fail;
                 }
             }
@@ -226,7 +226,7 @@ impl Node {
 
     fn error(&self, rt: &Runtime, msg: &str) -> Outcome {
         ParserCounters::bump(&rt.counters.node_errors);
-        tracing::warn!(node = %self.name, origin = %self.origin, "node error, event dropped: {msg}");
+        crate::warn_limited!(node = %self.name, origin = %self.origin, "node error, event dropped: {msg}");
         Outcome::Error
     }
 
@@ -271,7 +271,7 @@ impl Node {
                 (Ok(k), Ok(v)) => {
                     let now = evt.time.unwrap_or_else(|| rt.services.now());
                     if let Err(e) = rt.services.stash.set(&s.cache, &k, &v, now) {
-                        tracing::warn!(node = %self.name, "stash {}: {e}", s.cache);
+                        crate::warn_limited!(node = %self.name, "stash {}: {e}", s.cache);
                     }
                 }
                 (Err(e), _) | (_, Err(e)) => tracing::debug!(node = %self.name, "stash {} skipped: {e}", s.cache),

@@ -201,7 +201,7 @@ impl Static {
                 Ok(Some(v)) => v,
                 Ok(None) => return Ok(()),
                 Err(StaticEvalError::Runtime(msg)) => {
-                    tracing::warn!(expression = p.source(), "static skipped: {msg}");
+                    crate::warn_limited!(expression = p.source(), "static skipped: {msg}");
                     rt.counters.static_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Ok(());
                 }

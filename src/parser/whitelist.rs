@@ -55,7 +55,7 @@ impl Whitelist {
                 Ok(false) => {}
                 Err(e) => {
                     // CrowdSec stops the check on a runtime error: not whitelisted.
-                    tracing::warn!(expression = p.source(), "whitelist expression failed: {e}");
+                    crate::warn_limited!(expression = p.source(), "whitelist expression failed: {e}");
                     return false;
                 }
             }

@@ -170,7 +170,7 @@ fn overflow_sources(sc: &Scenario, evt: &Event, services: &Services) -> Result<V
         }
         if sc.scope.kind == "Range" {
             if v.scope != "Ip" {
-                tracing::warn!(scenario = %sc.name, "scope Range can't be derived from {} ({})", v.scope, v.value);
+                crate::warn_limited!(scenario = %sc.name, "scope Range can't be derived from {} ({})", v.scope, v.value);
                 continue;
             }
             let mut src = Source { scope: "Range".into(), value: v.range.clone(), ..v.clone() };
@@ -179,7 +179,7 @@ fn overflow_sources(sc: &Scenario, evt: &Event, services: &Services) -> Result<V
                 src.value = val;
             }
             if src.value.is_empty() {
-                tracing::warn!(scenario = %sc.name, "scope Range required, but {} has no range", v.value);
+                crate::warn_limited!(scenario = %sc.name, "scope Range required, but {} has no range", v.value);
             } else {
                 out.push((src.value.clone(), src));
             }

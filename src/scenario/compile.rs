@@ -215,11 +215,10 @@ impl ScenarioCompiler<'_> {
                     err(self.errors, format!("scenario {name}: counter bucket must have -1 capacity"));
                 }
             }
-            Some(Kind::Trigger) => {
-                if capacity != 0 {
-                    err(self.errors, format!("scenario {name}: trigger bucket must have 0 capacity"));
-                }
+            Some(Kind::Trigger) if capacity != 0 => {
+                err(self.errors, format!("scenario {name}: trigger bucket must have 0 capacity"));
             }
+            Some(Kind::Trigger) => {}
             Some(Kind::Conditional) => {
                 if leakspeed <= 0 {
                     err(self.errors, format!("scenario {name}: conditional needs a leakspeed"));

@@ -22,6 +22,9 @@ pub struct Instance {
     /// pour, also those of other scenarios sharing the instance (same name and filter, as CrowdSec keys buckets).
     pub owner: usize,
     pub mode: ExpectMode,
+    /// For time-machine instances, the source whose log clock the instance follows (`Line.Src` of its first
+    /// event).
+    pub clock: Arc<str>,
     /// `None` for unbounded buckets (capacity -1: counters, bayesian): they never overflow by volume.
     pub limiter: Option<Limiter>,
     /// Kept events, oldest first: at most the scenario's queue limit + 1.
@@ -68,6 +71,7 @@ impl Instance {
             key,
             owner,
             mode,
+            clock: Arc::from(""),
             limiter,
             queue: VecDeque::new(),
             first_ts: None,
@@ -114,7 +118,7 @@ impl Instance {
                         return Poured::Duplicate;
                     }
                 }
-                Err(e) => tracing::warn!(scenario = %sc.name, "distinct failed: {e}"),
+                Err(e) => crate::warn_limited!(scenario = %sc.name, "distinct failed: {e}"),
             }
         }
         if let Some(c) = &sc.cancel_on {
@@ -122,7 +126,7 @@ impl Instance {
             match c.eval_bool(&mut scope) {
                 Ok(true) => return Poured::Canceled,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(scenario = %sc.name, "cancel_on failed: {e}"),
+                Err(e) => crate::warn_limited!(scenario = %sc.name, "cancel_on failed: {e}"),
             }
         }
 
@@ -132,7 +136,7 @@ impl Instance {
                 let t = event_time(evt);
                 if t.is_none() {
                     // CrowdSec: an event without MarshaledTime cannot be poured in replay.
-                    tracing::warn!(scenario = %sc.name, src = %evt.line.src, "event without a parsed date not poured (is a date enricher installed?)");
+                    crate::warn_limited!(scenario = %sc.name, src = %evt.line.src, "event without a parsed date not poured (is a date enricher installed?)");
                 }
                 t
             }
@@ -173,7 +177,7 @@ impl Instance {
                     return Poured::Overflow;
                 }
                 Ok(false) => {}
-                Err(e) => tracing::warn!(scenario = %sc.name, "condition failed: {e}"),
+                Err(e) => crate::warn_limited!(scenario = %sc.name, "condition failed: {e}"),
             }
         }
         if let Some(b) = &sc.bayes {
@@ -199,7 +203,7 @@ impl Instance {
                     Ok(false) => {
                         posterior = bayes_update(posterior, 1.0 - c.prob_given_evil, 1.0 - c.prob_given_benign);
                     }
-                    Err(e) => tracing::warn!(scenario = %sc.name, "bayesian condition failed: {e}"),
+                    Err(e) => crate::warn_limited!(scenario = %sc.name, "bayesian condition failed: {e}"),
                 }
             }
             if posterior > b.threshold {

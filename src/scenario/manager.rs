@@ -7,6 +7,9 @@
 //! clock. Expiry is a min-heap of deadlines with lazy invalidation: one entry per instance, re-queued when pours
 //! pushed its deadline back.
 //!
+//! Time-machine buckets run on the clock of the source they read (the file): each file is in time order by
+//! itself, so results do not depend on how the lines of several files were interleaved when read concurrently.
+//!
 //! Instances are keyed as CrowdSec keys them: by scenario name, filter text and groupby value. Two scenarios with the
 //! same name and filter (it happens in the hub) therefore pour into the same instance, which runs with the settings
 //! of the scenario that created it.
@@ -51,6 +54,20 @@ fn timer_for(sc: &Scenario, fam: usize, inst: &Instance) -> Timer {
     }
 }
 
+/// The log clock of one source: the latest event time seen from it, and the timers of the buckets it feeds.
+#[derive(Default)]
+struct LogClock {
+    now: i64,
+    timers: BinaryHeap<Reverse<Timer>>,
+}
+
+/// Which timers to advance: the wall clock's, or one source's log clock.
+#[derive(Clone, Copy)]
+enum ClockRef<'a> {
+    Live,
+    Log(&'a Arc<str>),
+}
+
 /// Why the pour loop stopped early for an event.
 #[derive(Debug, Default)]
 pub struct PourReport {
@@ -68,10 +85,9 @@ pub struct Buckets {
     /// Per family: groupby value → instance.
     instances: Vec<HashMap<String, Instance, RandomState>>,
     blackholes: Vec<HashMap<String, i64, RandomState>>,
-    tm_timers: BinaryHeap<Reverse<Timer>>,
+    /// Time-machine timers and log clocks, per source (`Line.Src`).
+    tm: HashMap<Arc<str>, LogClock, RandomState>,
     live_timers: BinaryHeap<Reverse<Timer>>,
-    /// The latest event time seen by time-machine buckets.
-    tm_now: i64,
     next_id: u64,
     overflows_since_prune: usize,
 }
@@ -98,9 +114,8 @@ impl Buckets {
             scenarios,
             services,
             blackholes: (0..n).map(|_| HashMap::default()).collect(),
-            tm_timers: BinaryHeap::new(),
+            tm: HashMap::default(),
             live_timers: BinaryHeap::new(),
-            tm_now: i64::MIN,
             next_id: 1,
             overflows_since_prune: 0,
         }
@@ -126,7 +141,7 @@ impl Buckets {
         if evt.expect_mode == ExpectMode::TimeMachine
             && let Some(t) = event_time(&evt)
         {
-            self.advance_tm(nanos(&t), out);
+            self.advance_tm(&evt.line.src, nanos(&t), out);
         }
         self.advance_live(nanos(&now), now, out);
 
@@ -151,7 +166,7 @@ impl Buckets {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
-                        tracing::warn!(scenario = %sc.name, "filter failed, event not poured further: {e}");
+                        crate::warn_limited!(scenario = %sc.name, "filter failed, event not poured further: {e}");
                         report.error = Some(format!("{}: filter: {e}", sc.name));
                         break;
                     }
@@ -166,12 +181,12 @@ impl Buckets {
                         Ok(other) => {
                             let msg =
                                 format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
-                            tracing::warn!("{msg}");
+                            crate::warn_limited!("{msg}");
                             report.error = Some(msg);
                             break;
                         }
                         Err(e) => {
-                            tracing::warn!(scenario = %sc.name, "groupby failed: {e}");
+                            crate::warn_limited!(scenario = %sc.name, "groupby failed: {e}");
                             report.error = Some(format!("{}: groupby: {e}", sc.name));
                             break;
                         }
@@ -212,7 +227,9 @@ impl Buckets {
         if !map.contains_key(&key) {
             let id = self.next_id;
             self.next_id += 1;
-            map.insert(key.clone(), Instance::new(&scenarios[si], si, key.clone(), mode, id));
+            let mut inst = Instance::new(&scenarios[si], si, key.clone(), mode, id);
+            inst.clock = Arc::clone(&evt.line.src);
+            map.insert(key.clone(), inst);
             scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
         }
         let inst = map.get_mut(&key).expect("instance just ensured");
@@ -241,7 +258,9 @@ impl Buckets {
                         inst.timer = Some(inst.deadline);
                         let t = timer_for(sc, fam, inst);
                         match inst.mode {
-                            ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
+                            ExpectMode::TimeMachine => {
+                                self.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
+                            }
                             ExpectMode::Live => self.live_timers.push(Reverse(t)),
                         }
                     }
@@ -277,7 +296,7 @@ impl Buckets {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
-                    tracing::warn!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
+                    crate::warn_limited!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
                     return;
                 }
             }
@@ -303,22 +322,23 @@ impl Buckets {
         sc.stats.overflows.fetch_add(1, Ordering::Relaxed);
         match event {
             Ok(e) => out.push(e),
-            Err(e) => tracing::warn!(scenario = %sc.name, "overflow without alert: {e}"),
+            Err(e) => crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}"),
         }
     }
 
     /// Advances the log clock of time-machine buckets: counters due report, idle instances are collected.
-    fn advance_tm(&mut self, now: i64, out: &mut Vec<Event>) {
-        if now <= self.tm_now {
+    fn advance_tm(&mut self, src: &Arc<str>, now: i64, out: &mut Vec<Event>) {
+        let clock = self.tm.entry(Arc::clone(src)).or_default();
+        if now <= clock.now {
             return;
         }
-        self.tm_now = now;
-        self.fire(true, now, None, out);
+        clock.now = now;
+        self.fire(ClockRef::Log(src), now, None, out);
     }
 
     /// Advances the wall clock of live buckets (also called periodically by the daemon through [`Buckets::tick`]).
     fn advance_live(&mut self, now_ns: i64, now: Timestamp, out: &mut Vec<Event>) {
-        self.fire(false, now_ns, Some(now), out);
+        self.fire(ClockRef::Live, now_ns, Some(now), out);
     }
 
     /// Timers due at wall-clock `now`: what the daemon calls every second so live buckets expire and counters
@@ -327,9 +347,17 @@ impl Buckets {
         self.advance_live(nanos(&now), now, out);
     }
 
-    fn fire(&mut self, tm: bool, now: i64, now_ts: Option<Timestamp>, out: &mut Vec<Event>) {
+    fn heap(&mut self, clock: ClockRef) -> &mut BinaryHeap<Reverse<Timer>> {
+        match clock {
+            ClockRef::Live => &mut self.live_timers,
+            ClockRef::Log(src) => &mut self.tm.entry(Arc::clone(src)).or_default().timers,
+        }
+    }
+
+    fn fire(&mut self, clock: ClockRef, now: i64, now_ts: Option<Timestamp>, out: &mut Vec<Event>) {
+        let tm = matches!(clock, ClockRef::Log(_));
         loop {
-            let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
+            let heap = self.heap(clock);
             let Some(Reverse(top)) = heap.peek() else { break };
             // Time-machine expiry compares strictly (CrowdSec: event time *after* the deadline).
             let due = if tm { now > top.fire_at } else { now >= top.fire_at };
@@ -346,8 +374,7 @@ impl Buckets {
                 // Pours moved the deadline: queue it again.
                 inst.timer = Some(inst.deadline);
                 let again = timer_for(&self.scenarios[inst.owner], t.family, inst);
-                let heap = if tm { &mut self.tm_timers } else { &mut self.live_timers };
-                heap.push(Reverse(again));
+                self.heap(clock).push(Reverse(again));
                 continue;
             }
             let mut inst = map.remove(&t.key).expect("present");
@@ -395,7 +422,9 @@ impl Buckets {
                 inst.timer = Some(inst.deadline);
                 let t = timer_for(&self.scenarios[si], fam, &inst);
                 match inst.mode {
-                    ExpectMode::TimeMachine => self.tm_timers.push(Reverse(t)),
+                    ExpectMode::TimeMachine => {
+                        self.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
+                    }
                     ExpectMode::Live => self.live_timers.push(Reverse(t)),
                 }
                 self.instances[fam].insert(inst.key.clone(), inst);
