@@ -477,6 +477,18 @@ pub struct Alert {
     pub severity: Severity,
     /// Correlator: a one-line summary (the scenario's `summary`, or the message).
     pub summary: String,
+    /// Correlator: the audit row of a scenario that declares an `audit:` schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditRecord>,
+}
+
+/// One audit event: a row of a declared schema, columns in the schema's order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Schema name (the CSV file / table it belongs to).
+    pub schema: String,
+    /// `(column, value)` in the schema's order; a field whose expression failed is empty.
+    pub columns: Vec<(String, String)>,
 }
 
 impl Alert {

@@ -65,6 +65,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         labels: sc.labels.clone(),
         severity: sc.severity,
         summary: message,
+        audit: None,
     };
     let ovf = RuntimeAlert {
         mapkey: format!("{}/{}", sc.name, inst.key),

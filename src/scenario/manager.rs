@@ -68,6 +68,37 @@ enum ClockRef<'a> {
     Log(&'a Arc<str>),
 }
 
+/// Evaluates an audit schema's fields with `evt` = the overflow event and `queue`/`leaky` = the bucket, so rows can
+/// use every kept event (`queue.Queue[0].Time`, `count(queue.Queue, {…})`).
+fn audit_record(
+    schema: &super::compile::AuditSchema,
+    ovf: &Event,
+    inst: &Instance,
+    sc: &Scenario,
+    services: &Services,
+) -> crate::event::AuditRecord {
+    let queue = QueueView::new(&inst.queue, sc.queue_limit);
+    let leaky = LeakyView { inst, scenario: sc };
+    let columns = schema
+        .fields
+        .iter()
+        .map(|(name, p)| {
+            let mut scope = Scope::new(services).with_evt(ovf);
+            scope.bind("queue", Value::host(&queue));
+            scope.bind("leaky", Value::host(&leaky));
+            let value = match p.eval(&mut scope) {
+                Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
+                Err(e) => {
+                    crate::warn_limited!(scenario = %sc.name, field = %name, "audit field failed: {e}");
+                    String::new()
+                }
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    crate::event::AuditRecord { schema: schema.name.clone(), columns }
+}
+
 /// Why the pour loop stopped early for an event.
 #[derive(Debug, Default)]
 pub struct PourReport {
@@ -321,7 +352,15 @@ impl Buckets {
         }
         sc.stats.overflows.fetch_add(1, Ordering::Relaxed);
         match event {
-            Ok(e) => out.push(e),
+            Ok(mut e) => {
+                if let Some(schema) = &sc.audit {
+                    let record = audit_record(schema, &e, inst, sc, &self.services);
+                    if let Some(ovf) = e.overflow.as_deref_mut() {
+                        ovf.alert.audit = Some(record);
+                    }
+                }
+                out.push(e)
+            }
             Err(e) => crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}"),
         }
     }
