@@ -11,3 +11,6 @@ pub mod limiter;
 pub mod manager;
 pub mod spec;
 pub mod view;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! Edge cases of every bucket type, through the real path: scenario YAML → compiler → `Buckets` → overflow events.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::yaml::ConfigErrors;
+use crate::event::{Event, ExpectMode, FieldMap, Line, format_rfc3339};
+use crate::expr::Services;
+
+use super::compile::{Scenario, ScenarioCompiler};
+use super::manager::Buckets;
+use super::spec::ScenarioSpec;
+
+const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+fn scenarios(yaml: &str) -> (Arc<Vec<Scenario>>, Arc<Services>) {
+    let services = Arc::new(Services::new());
+    let mut errors = ConfigErrors::default();
+    let mut warnings = Vec::new();
+    let docs =
+        crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(Path::new("test.yaml"), yaml)
+            .unwrap();
+    let mut c = ScenarioCompiler {
+        services: Arc::clone(&services),
+        data_dir: Path::new("."),
+        errors: &mut errors,
+        warnings: &mut warnings,
+    };
+    let v: Vec<Scenario> = docs.iter().flatten().filter_map(|d| c.compile(Path::new("test.yaml"), d)).collect();
+    assert!(errors.is_empty(), "{errors}");
+    (Arc::new(v), services)
+}
+
+fn event(secs: i64, meta: &[(&str, &str)]) -> Event {
+    let t = chrono::DateTime::from_timestamp(T0 + secs, 0).unwrap().fixed_offset();
+    let mut m = FieldMap::new();
+    for (k, v) in meta {
+        m.insert(k, *v);
+    }
+    Event {
+        line: Line { src: Arc::from("test.log"), module: Arc::from("file"), ..Line::default() },
+        meta: m,
+        marshaled_time: format_rfc3339(&t),
+        time: Some(t),
+        expect_mode: ExpectMode::TimeMachine,
+        ..Event::default()
+    }
+}
+
+/// Pours `(seconds, meta)` events in order; returns the overflows as (scenario, value, events_count, stop second).
+fn run(yaml: &str, events: &[(i64, Vec<(&str, &str)>)]) -> Vec<(String, String, i64, i64)> {
+    let (sc, services) = scenarios(yaml);
+    let mut b = Buckets::new(sc, services);
+    let mut out = Vec::new();
+    let now = chrono::Utc::now().fixed_offset();
+    for (t, meta) in events {
+        b.pour(event(*t, meta), now, &mut out);
+    }
+    out.iter()
+        .map(|e| {
+            let o = e.overflow.as_ref().unwrap();
+            let stop = chrono::DateTime::parse_from_rfc3339(&o.alert.stop_at).unwrap().timestamp() - T0;
+            (o.alert.scenario.clone(), o.alert.value().to_string(), o.alert.events_count, stop)
+        })
+        .collect()
+}
+
+fn ip(ip: &str) -> Vec<(&str, &str)> {
+    vec![("source_ip", ip), ("log_type", "fail")]
+}
+
+const LEAKY: &str = "type: leaky\nname: t/leaky\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: 3\nleakspeed: 10s\n";
+
+#[test]
+fn leaky_exactly_capacity_does_not_overflow_and_capacity_plus_one_does() {
+    let three: Vec<_> = (0..3).map(|i| (i, ip("1.2.3.4"))).collect();
+    assert!(run(LEAKY, &three).is_empty());
+    let four: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+    assert_eq!(run(LEAKY, &four), vec![("t/leaky".into(), "1.2.3.4".into(), 4, 3)]);
+}
+
+#[test]
+fn leaky_leaks_between_bursts_and_keys_are_independent() {
+    // 3 events, a 10 s pause leaks one token, 1 more fits; a further event at once overflows.
+    let ev = vec![(0, ip("1.1.1.1")), (0, ip("1.1.1.1")), (0, ip("1.1.1.1")), (10, ip("1.1.1.1")), (10, ip("2.2.2.2"))];
+    assert!(run(LEAKY, &ev).is_empty());
+    let mut ev2 = ev.clone();
+    ev2.push((10, ip("1.1.1.1")));
+    assert_eq!(run(LEAKY, &ev2), vec![("t/leaky".into(), "1.1.1.1".into(), 5, 10)]);
+}
+
+#[test]
+fn leaky_instance_expires_after_capacity_plus_one_leakspeeds() {
+    // Idle for more than (3+1)*10 s: a fresh instance, so events_count restarts.
+    let mut ev: Vec<_> = (0..3).map(|i| (i, ip("1.1.1.1"))).collect();
+    ev.extend((100..104).map(|i| (i, ip("1.1.1.1"))));
+    assert_eq!(run(LEAKY, &ev), vec![("t/leaky".into(), "1.1.1.1".into(), 4, 103)]);
+}
+
+#[test]
+fn distinct_counts_each_value_once() {
+    let yaml = format!("{LEAKY}distinct: evt.Meta.user\n");
+    let ev = |t, u| (t, vec![("source_ip", "9.9.9.9"), ("log_type", "fail"), ("user", u)]);
+    let same: Vec<_> = (0..10).map(|i| ev(i, "root")).collect();
+    assert!(run(&yaml, &same).is_empty());
+    let varied = vec![ev(0, "a"), ev(0, "b"), ev(0, "a"), ev(0, "c"), ev(0, "d")];
+    assert_eq!(run(&yaml, &varied), vec![("t/leaky".into(), "9.9.9.9".into(), 4, 0)]);
+}
+
+#[test]
+fn blackhole_suppresses_overflows_within_its_window() {
+    let yaml = format!("{LEAKY}blackhole: 1m\n");
+    // Overflow at t=3; the instance restarts; a second burst at t=10 would overflow at t=13 (blackholed);
+    // a third at t=100 overflows again (window over).
+    let mut ev: Vec<_> = (0..4).map(|i| (i, ip("1.1.1.1"))).collect();
+    ev.extend((10..14).map(|i| (i, ip("1.1.1.1"))));
+    ev.extend((100..104).map(|i| (i, ip("1.1.1.1"))));
+    let got: Vec<i64> = run(&yaml, &ev).into_iter().map(|o| o.3).collect();
+    assert_eq!(got, vec![3, 103]);
+}
+
+#[test]
+fn trigger_overflows_on_every_event() {
+    let yaml = "type: trigger\nname: t/trig\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\n";
+    let ev = vec![(0, ip("1.1.1.1")), (5, ip("1.1.1.1"))];
+    assert_eq!(run(yaml, &ev).len(), 2);
+}
+
+#[test]
+fn counter_reports_after_its_duration_with_the_count() {
+    let yaml = "type: counter\nname: t/count\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: -1\nduration: 1m\n";
+    let mut ev: Vec<_> = (0..5).map(|i| (i * 10, ip("1.1.1.1"))).collect();
+    // Nothing is reported before the minute has passed on the log clock...
+    assert!(run(yaml, &ev).is_empty());
+    // ...and an event after it makes the counter report what it counted (5 events), at first + 1m.
+    ev.push((61, ip("5.5.5.5")));
+    assert_eq!(run(yaml, &ev), vec![("t/count".into(), "1.1.1.1".into(), 5, 60)]);
+}
+
+#[test]
+fn conditional_overflows_when_its_condition_holds() {
+    let yaml = "type: conditional\nname: t/cond\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: -1\nleakspeed: 1h\n\
+condition: len(queue.Queue) >= 3 && queue.Queue[-1].Meta.user == 'root'\n";
+    let ev = |t, u| (t, vec![("source_ip", "7.7.7.7"), ("log_type", "fail"), ("user", u)]);
+    assert!(run(yaml, &[ev(0, "root"), ev(1, "root"), ev(2, "bob")]).is_empty());
+    assert_eq!(run(yaml, &[ev(0, "a"), ev(1, "b"), ev(2, "root")]), vec![("t/cond".into(), "7.7.7.7".into(), 3, 2)]);
+}
+
+#[test]
+fn cancel_on_kills_the_instance_silently() {
+    let yaml = format!("{LEAKY}cancel_on: evt.Meta.user == 'ok'\n");
+    let mut ev: Vec<_> = (0..3).map(|i| (i, ip("1.1.1.1"))).collect();
+    ev.push((3, vec![("source_ip", "1.1.1.1"), ("log_type", "fail"), ("user", "ok")]));
+    // The cancel resets the bucket: 3 more events do not overflow.
+    ev.extend((4..7).map(|i| (i, ip("1.1.1.1"))));
+    assert!(run(&yaml, &ev).is_empty());
+}
+
+#[test]
+fn bayesian_overflows_past_its_threshold_and_guillotine_sticks() {
+    let yaml = [
+        "type: bayesian",
+        "name: t/bayes",
+        "description: d",
+        "filter: evt.Meta.log_type == 'fail'",
+        "groupby: evt.Meta.source_ip",
+        "capacity: -1",
+        "leakspeed: 1h",
+        "bayesian_prior: 0.1",
+        "bayesian_threshold: 0.8",
+        "bayesian_conditions:",
+        "  - condition: evt.Meta.user == 'root'",
+        "    prob_given_evil: 0.9",
+        "    prob_given_benign: 0.1",
+        "    guillotine: true",
+        "  - condition: len(queue.Queue) >= 3",
+        "    prob_given_evil: 0.9",
+        "    prob_given_benign: 0.1",
+    ]
+    .join("\n");
+    let yaml = yaml.as_str();
+    let ev = |t, u| (t, vec![("source_ip", "8.8.8.8"), ("log_type", "fail"), ("user", u)]);
+    // "root" once sets the guillotine, so the first condition keeps counting as true; with the queue at 3 the
+    // posterior reaches 0.9 > 0.8. Without "root" it stays far below.
+    let got = run(yaml, &[ev(0, "root"), ev(1, "bob"), ev(2, "bob")]);
+    assert_eq!(got, vec![("t/bayes".into(), "8.8.8.8".into(), 3, 2)]);
+    assert!(run(yaml, &[ev(0, "bob"), ev(1, "bob"), ev(2, "bob")]).is_empty());
+}
+
+#[test]
+fn overflow_filter_can_discard() {
+    let yaml = format!("{LEAKY}overflow_filter: len(queue.Queue) > 100\n");
+    let ev: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+    assert!(run(&yaml, &ev).is_empty());
+}
+
+#[test]
+fn events_without_a_date_are_not_poured_in_replay() {
+    let (sc, services) = scenarios(LEAKY);
+    let mut b = Buckets::new(sc, services);
+    let mut out = Vec::new();
+    for _ in 0..10 {
+        let mut e = event(0, &ip("1.2.3.4"));
+        e.marshaled_time.clear();
+        b.pour(e, chrono::Utc::now().fixed_offset(), &mut out);
+    }
+    assert!(out.is_empty());
+}
+
+#[test]
+fn invalid_scenarios_are_rejected_with_the_field() {
+    let services = Arc::new(Services::new());
+    let mut errors = ConfigErrors::default();
+    let mut warnings = Vec::new();
+    let yaml = "type: leaky\nname: t/bad\ndescription: d\nfilter: 'true'\ncapacity: 0\nleakspeed: 10x\n";
+    let docs =
+        crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(Path::new("s.yaml"), yaml)
+            .unwrap();
+    let mut c = ScenarioCompiler { services, data_dir: Path::new("."), errors: &mut errors, warnings: &mut warnings };
+    assert!(c.compile(Path::new("s.yaml"), docs[0].as_ref().unwrap()).is_none());
+    let text = errors.to_string();
+    assert!(text.contains("s.yaml:1:1:") && text.contains("leakspeed") && text.contains("capacity"), "{text}");
+}
+
+#[test]
+fn same_input_gives_the_same_alerts() {
+    let ev: Vec<_> = (0..50).map(|i| (i / 3, ip(if i % 2 == 0 { "1.1.1.1" } else { "2.2.2.2" }))).collect();
+    assert_eq!(run(LEAKY, &ev), run(LEAKY, &ev));
+}
+
+#[test]
+fn saved_state_survives_a_restart() {
+    let (sc, services) = scenarios(LEAKY);
+    let now = chrono::Utc::now().fixed_offset();
+    let mut out = Vec::new();
+    let mut b = Buckets::new(Arc::clone(&sc), Arc::clone(&services));
+    for i in 0..3 {
+        b.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    let json = serde_json::to_string(&b.snapshot()).unwrap();
+    // A new process: the half-full bucket comes back, and the next event overflows it.
+    let mut b2 = Buckets::new(sc, services);
+    assert_eq!(b2.restore(serde_json::from_str(&json).unwrap()), 1);
+    b2.pour(event(3, &ip("1.2.3.4")), now, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].overflow.as_ref().unwrap().alert.events_count, 4);
+}

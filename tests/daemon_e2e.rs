@@ -1,0 +1,147 @@
+//! `correlator run` end to end: a real syslog client (util-linux `logger`) sends an SSH brute force to the daemon's
+//! syslog source and the alert appears; editing `acquis.yaml` while it runs adds a file source whose lines are
+//! processed; SIGTERM stops it cleanly.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn write_config(dir: &Path, acquis: &str) -> PathBuf {
+    std::fs::write(dir.join("acquis.yaml"), acquis).unwrap();
+    let cfg = format!(
+        "paths:\n  hub: {REPO}/hub\n  patterns: [{REPO}/hub/patterns]\n  data: {REPO}/hub/data\n  state: {d}/state\n\
+acquisition: {d}/acquis.yaml\n",
+        d = dir.display()
+    );
+    let p = dir.join("config.yaml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Daemon {
+    fn start(config: &Path) -> Daemon {
+        let mut child = Command::new(common::bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("CORRELATOR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start correlator run");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon { child, lines }
+    }
+
+    /// Waits for a stdout line containing `needle`.
+    fn expect_line(&self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no output line containing {needle:?} within {within:?}"),
+            }
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn wait_tcp(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "syslog source never listened on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn logger_brute_force_raises_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let acquis = format!(
+        "source: syslog\nlisten_addr: 127.0.0.1\nlisten_port: {port}\nprotocol: udp,tcp\nlabels:\n  type: syslog\n"
+    );
+    let daemon = Daemon::start(&write_config(dir.path(), &acquis));
+    wait_tcp(port);
+    for (i, proto) in ["--tcp", "--udp", "--tcp", "--udp", "--tcp", "--udp", "--tcp", "--tcp"].iter().enumerate() {
+        let msg = format!("Failed password for root from 203.0.113.99 port {} ssh2", 40000 + i);
+        let rfc = if i % 2 == 0 { "--rfc3164" } else { "--rfc5424" };
+        let st = Command::new("logger")
+            .args(["-n", "127.0.0.1", "-P", &port.to_string(), proto, rfc, "-t", "sshd", "--id=4242", &msg])
+            .status()
+            .expect("run logger (util-linux)");
+        assert!(st.success());
+    }
+    let line = daemon.expect_line("correlator/ssh-bruteforce", Duration::from_secs(20));
+    assert!(line.contains("203.0.113.99"), "{line}");
+    assert!(daemon.terminate().success());
+}
+
+#[test]
+fn editing_acquis_adds_a_source_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let syslog = format!(
+        "source: syslog\nlisten_addr: 127.0.0.1\nlisten_port: {port}\nprotocol: tcp\nlabels:\n  type: syslog\n"
+    );
+    let daemon = Daemon::start(&write_config(dir.path(), &syslog));
+    wait_tcp(port);
+    // A log file with a brute force, added as a second source while the daemon runs. A file that exists when
+    // its source starts is tailed from its end, so the lines are appended after the reload is seen.
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let acquis = format!("{syslog}---\nfilenames:\n  - {}\nlabels:\n  type: syslog\n", log.display());
+    std::thread::sleep(Duration::from_millis(1100)); // a new mtime second
+    std::fs::write(dir.path().join("acquis.yaml"), acquis).unwrap();
+    // The daemon checks acquis.yaml every second; give it time, then write.
+    std::thread::sleep(Duration::from_secs(3));
+    let now = chrono::Local::now().format("%b %e %H:%M:%S").to_string();
+    let mut text = String::new();
+    for i in 0..8 {
+        text.push_str(&format!(
+            "{now} host sshd[77]: Failed password for admin from 198.18.0.9 port {} ssh2\n",
+            50000 + i
+        ));
+    }
+    std::fs::write(&log, text).unwrap();
+    let line = daemon.expect_line("198.18.0.9", Duration::from_secs(20));
+    assert!(line.contains("correlator/ssh-bruteforce"), "{line}");
+    assert!(daemon.terminate().success());
+}
