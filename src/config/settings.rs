@@ -36,13 +36,16 @@ pub struct PathsSection {
     pub state: Option<PathBuf>,
 }
 
-/// Which hub items are enabled: names, globs or paths; each list defaults to everything (`*`).
+/// Which hub items are enabled: names, globs or paths; each list defaults to everything (`*`). `use` adds
+/// stacks: directories `<hub>/stacks/<name>/` laid out like a hub, all of whose items are enabled.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackSection {
     pub parsers: Option<Vec<String>>,
     pub scenarios: Option<Vec<String>>,
     pub postoverflows: Option<Vec<String>>,
+    #[serde(rename = "use")]
+    pub uses: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -65,6 +68,8 @@ pub struct Settings {
     pub state: PathBuf,
     pub acquisition: PathBuf,
     pub selection: Selection,
+    /// Stack directories whose items are all enabled (`stack.use`).
+    pub stacks: Vec<PathBuf>,
     pub year: Option<i32>,
     pub reverse_dns: bool,
 }
@@ -80,6 +85,7 @@ impl Settings {
             state: root.join("state"),
             acquisition: root.join("acquis.yaml"),
             selection: Selection::default(),
+            stacks: Vec::new(),
             year: None,
             reverse_dns: false,
         }
@@ -111,6 +117,7 @@ impl Settings {
             },
             year: cfg.parsing.year,
             reverse_dns: cfg.parsing.reverse_dns.unwrap_or(false),
+            stacks: cfg.stack.uses.iter().flatten().map(|n| hub.join("stacks").join(n)).collect(),
             hub,
             patterns,
         })
@@ -131,6 +138,7 @@ impl Settings {
             selection: self.selection.clone(),
             year: self.year,
             reverse_dns: self.reverse_dns,
+            stacks: self.stacks.clone(),
             ..BuildOptions::default()
         }
     }

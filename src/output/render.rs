@@ -32,6 +32,10 @@ pub fn runtime_alert_json(ovf: &RuntimeAlert) -> Value {
     m.insert("capacity".into(), json!(a.capacity));
     m.insert("leakspeed".into(), json!(a.leakspeed));
     m.insert("labels".into(), serde_json::to_value(&a.labels).unwrap_or(Value::Null));
+    if let Some(audit) = &a.audit {
+        let row: Map<String, Value> = audit.columns.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        m.insert("audit".into(), json!({"schema": audit.schema, "row": row}));
+    }
     m.insert(
         "sources".into(),
         Value::Array(ovf.sources.values().map(|s| serde_json::to_value(s).unwrap_or(Value::Null)).collect()),

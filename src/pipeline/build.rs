@@ -49,6 +49,8 @@ pub struct BuildOptions {
     pub only_extra: bool,
     /// Enable reverse DNS lookups in enrichers/postoverflows.
     pub reverse_dns: bool,
+    /// Stack directories (laid out like a hub) whose items are all added.
+    pub stacks: Vec<PathBuf>,
 }
 
 /// Does `name`/`path` match one selection entry?
@@ -127,7 +129,18 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
             }
         };
         items.extend(opts.extra_items.iter().filter(|i| i.kind == kind).cloned());
+        for stack in &opts.stacks {
+            if !stack.is_dir() {
+                errors.push(ConfigError::file(stack, "stack not found (stack.use names a directory of <hub>/stacks)"));
+                continue;
+            }
+            match hub::discover(stack, kind) {
+                Ok(v) => items.extend(v),
+                Err(e) => errors.push(e),
+            }
+        }
         hub::sort_items(&mut items);
+        items.dedup_by(|a, b| a.path == b.path);
         items
     };
     let parser_items = find(ItemKind::Parser, &opts.selection.parsers);

@@ -95,6 +95,10 @@ pub struct Scenario {
     pub leakspeed: i64,
     /// Counter lifetime in nanoseconds; 0 when unset.
     pub duration: i64,
+    /// Counters: report at each multiple of this period (nanoseconds) instead of `duration` after the first event.
+    pub every: Option<i64>,
+    /// Report an expiring instance instead of dropping it (Correlator extension).
+    pub report_on_expiry: bool,
     /// How long an instance lives without a pour (CrowdSec's `Duration`), in nanoseconds.
     pub expiry: i64,
     pub blackhole: Option<i64>,
@@ -192,7 +196,18 @@ impl ScenarioCompiler<'_> {
             }
         };
         let leakspeed = dur(self.errors, "leakspeed", &s.leakspeed);
-        let duration = dur(self.errors, "duration", &s.duration);
+        let every = match dur(self.errors, "every", &s.every) {
+            0 => None,
+            e => Some(e),
+        };
+        // A periodic counter needs no duration of its own: its period is its lifetime.
+        let duration = match (dur(self.errors, "duration", &s.duration), every) {
+            (0, Some(e)) => e,
+            (d, _) => d,
+        };
+        if every.is_some() && kind != Some(Kind::Counter) {
+            err(self.errors, format!("scenario {name}: every is only for counter scenarios"));
+        }
         let blackhole = match dur(self.errors, "blackhole", &s.blackhole) {
             0 => None,
             d => Some(d),
@@ -392,6 +407,8 @@ impl ScenarioCompiler<'_> {
             capacity,
             leakspeed,
             duration,
+            every,
+            report_on_expiry: s.report_on_expiry.unwrap_or(false),
             expiry,
             blackhole,
             reprocess: s.reprocess.unwrap_or(false),

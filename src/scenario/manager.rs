@@ -44,7 +44,11 @@ struct Timer {
 /// time) are kept one extra lifetime before collection: the lazy check in `pour_one` decides expiry exactly, even
 /// when lines of several files arrive slightly out of order; the heap only reclaims memory.
 fn timer_for(sc: &Scenario, fam: usize, inst: &Instance) -> Timer {
-    let grace = if inst.mode == ExpectMode::TimeMachine && sc.kind != Kind::Counter { sc.expiry } else { 0 };
+    let grace = if inst.mode == ExpectMode::TimeMachine && sc.kind != Kind::Counter && !sc.report_on_expiry {
+        sc.expiry
+    } else {
+        0
+    };
     Timer {
         fire_at: inst.deadline.saturating_add(grace),
         deadline: inst.deadline,
@@ -252,9 +256,10 @@ impl Buckets {
             && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner].expiry)
         {
             let owner = inst.owner;
-            map.remove(&key);
-            scenarios[owner].stats.underflows.fetch_add(1, Ordering::Relaxed);
+            let old = map.remove(&key).expect("instance present");
+            self.expire(owner, old, out);
         }
+        let map = &mut self.instances[fam];
         if !map.contains_key(&key) {
             let id = self.next_id;
             self.next_id += 1;
@@ -284,7 +289,11 @@ impl Buckets {
                 {
                     let start =
                         if sc.kind == Kind::Counter { inst.first_ts.map(|t| nanos(&t)).unwrap_or(base) } else { base };
-                    inst.deadline = start.saturating_add(sc.expiry.max(1));
+                    inst.deadline = match sc.every {
+                        // Periodic counters report at the next multiple of their period.
+                        Some(p) => (start.div_euclid(p) + 1).saturating_mul(p),
+                        None => start.saturating_add(sc.expiry.max(1)),
+                    };
                     if inst.timer.is_none() {
                         inst.timer = Some(inst.deadline);
                         let t = timer_for(sc, fam, inst);
@@ -419,7 +428,9 @@ impl Buckets {
             let mut inst = map.remove(&t.key).expect("present");
             let owner = inst.owner;
             let sc = &self.scenarios[owner];
-            if sc.kind == Kind::Counter {
+            if sc.kind != Kind::Counter {
+                self.expire(owner, inst, out);
+            } else {
                 // A counter reports what it counted when its time is up.
                 let at = if tm {
                     chrono::DateTime::from_timestamp_nanos(inst.deadline).fixed_offset()
@@ -428,9 +439,18 @@ impl Buckets {
                 };
                 inst.ovflw_ts = Some(at);
                 self.emit(owner, &inst, out);
-            } else {
-                sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// An instance reached its lifetime without overflowing: dropped silently (CrowdSec's underflow), or reported
+    /// when its scenario says `report_on_expiry`.
+    fn expire(&mut self, owner: usize, mut inst: Instance, out: &mut Vec<Event>) {
+        let sc = &self.scenarios[owner];
+        sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+        if sc.report_on_expiry && !inst.queue.is_empty() {
+            inst.ovflw_ts = inst.last_ts;
+            self.emit(owner, &inst, out);
         }
     }
 

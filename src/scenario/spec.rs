@@ -52,8 +52,12 @@ pub struct ScenarioSpec {
     pub message: Option<String>,
     /// Audit schema: every overflow also emits one row with these fields.
     pub audit: Option<AuditSpec>,
-    /// Emit the overflow on a wall-clock/event-time period (`1m`, `1h`) instead of on overflow: statistics.
+    /// Counters only: report at every multiple of this period (`1m`, `1h`) on the clock, instead of `duration`
+    /// after the first event (statistics aligned to the minute or hour).
     pub every: Option<ScalarText>,
+    /// Leaky/conditional/bayesian: when an instance expires without overflowing, report it (an overflow with what
+    /// it holds) instead of dropping it silently. For correlations that must always end in a record (sessions).
+    pub report_on_expiry: Option<bool>,
 }
 
 impl ScenarioSpec {

@@ -249,3 +249,13 @@ fn saved_state_survives_a_restart() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].overflow.as_ref().unwrap().alert.events_count, 4);
 }
+
+#[test]
+fn periodic_counter_reports_at_period_boundaries() {
+    let yaml = "type: counter\nname: t/every\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+capacity: -1\nevery: 1m\n";
+    // T0 is a whole minute: events at +30s and +50s report at +60s; the one at +70s belongs to the next minute.
+    let ev = vec![(30, ip("1.1.1.1")), (50, ip("1.1.1.1")), (70, ip("1.1.1.1")), (125, ip("1.1.1.1"))];
+    let got: Vec<(i64, i64)> = run(yaml, &ev).into_iter().map(|o| (o.2, o.3)).collect();
+    assert_eq!(got, vec![(2, 60), (1, 120)]);
+}
