@@ -32,6 +32,7 @@ acquisition: {d}/acquis.yaml\n",
 struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
+    errs: mpsc::Receiver<String>,
 }
 
 impl Daemon {
@@ -39,21 +40,57 @@ impl Daemon {
         let mut child = Command::new(common::bin())
             .args(["run", "--config"])
             .arg(config)
-            .env("CORRELATOR_LOG", "warn")
+            .env("CORRELATOR_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start correlator run");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
+        let forward = |r: Box<dyn std::io::Read + Send>| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for l in BufReader::new(r).lines().map_while(Result::ok) {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
                 }
+            });
+            rx
+        };
+        let lines = forward(Box::new(child.stdout.take().unwrap()));
+        let errs = forward(Box::new(child.stderr.take().unwrap()));
+        Daemon { child, lines, errs }
+    }
+
+    /// Waits for a stderr line containing `needle` (the daemon's own log).
+    fn expect_log(&self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.errs.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("no log line containing {needle:?} within {within:?}"),
             }
-        });
-        Daemon { child, lines }
+        }
+    }
+
+    /// Every stdout line that arrives within `d`.
+    fn drain(&self, d: Duration) -> Vec<String> {
+        let deadline = Instant::now() + d;
+        let mut v = Vec::new();
+        while let Ok(l) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            v.push(l);
+        }
+        v
+    }
+
+    /// SIGTERM, then the exit summary line (`lines read: N ...`) from stderr.
+    fn terminate_with_summary(self) -> String {
+        let errs = self.errs;
+        let status = Daemon { child: self.child, lines: self.lines, errs: mpsc::channel().1 }.terminate();
+        assert!(status.success());
+        errs.try_iter().find(|l| l.starts_with("lines read:")).expect("exit summary")
     }
 
     /// Waits for a stdout line containing `needle`.
@@ -144,4 +181,54 @@ fn editing_acquis_adds_a_source_at_run_time() {
     let line = daemon.expect_line("198.18.0.9", Duration::from_secs(20));
     assert!(line.contains("correlator/ssh-bruteforce"), "{line}");
     assert!(daemon.terminate().success());
+}
+
+fn failed_logins(ip: &str, n: usize) -> String {
+    let now = chrono::Local::now().format("%b %e %H:%M:%S").to_string();
+    (0..n)
+        .map(|i| {
+            format!("{now} host sshd[{}]: Failed password for user{i} from {ip} port {} ssh2\n", 100 + i, 50000 + i)
+        })
+        .collect()
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn editing_the_stack_applies_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let acquis = format!("filenames:\n  - {}\nlabels:\n  type: syslog\n", log.display());
+    let config = write_config(dir.path(), &acquis);
+    let base = std::fs::read_to_string(&config).unwrap();
+    let with = |scenarios: &str| format!("{base}stack:\n  scenarios: [{scenarios}]\n");
+    std::fs::write(&config, with("correlator/ssh-bruteforce, correlator/ssh-user-enum")).unwrap();
+    let daemon = Daemon::start(&config);
+    std::thread::sleep(Duration::from_secs(2));
+
+    append(&log, &failed_logins("198.18.1.1", 8));
+    daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.1.1", Duration::from_secs(20));
+    daemon.expect_line("correlator/ssh-user-enum Ip 198.18.1.1", Duration::from_secs(20));
+
+    // Disable the brute-force scenario: its alerts stop, the other scenario goes on.
+    std::fs::write(&config, with("correlator/ssh-user-enum")).unwrap();
+    daemon.expect_log("pipeline reloaded", Duration::from_secs(20));
+    append(&log, &failed_logins("198.18.2.2", 8));
+    daemon.expect_line("correlator/ssh-user-enum Ip 198.18.2.2", Duration::from_secs(20));
+    let later = daemon.drain(Duration::from_secs(2));
+    assert!(!later.iter().any(|l| l.contains("ssh-bruteforce")), "disabled scenario still alerting: {later:?}");
+
+    // An invalid edit is refused; the running stack stays.
+    std::fs::write(&config, format!("{}stakc: {{}}\n", with("correlator/ssh-user-enum"))).unwrap();
+    daemon.expect_log("configuration not reloaded", Duration::from_secs(20));
+    append(&log, &failed_logins("198.18.3.3", 8));
+    daemon.expect_line("correlator/ssh-user-enum Ip 198.18.3.3", Duration::from_secs(20));
+
+    // Nothing was lost on the way: every line written was processed.
+    let summary = daemon.terminate_with_summary();
+    assert!(summary.starts_with("lines read: 24 "), "{summary}");
 }

@@ -53,14 +53,19 @@ pub enum OutputFormat {
 /// Loads the settings and applies the command-line overrides; prints the problem and returns the exit code on
 /// failure.
 pub fn load_settings(h: &HubArgs) -> Result<Settings, ExitCode> {
+    settings_from(h).map_err(|e| {
+        eprintln!("correlator: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// Loads the settings and applies the command-line overrides.
+pub fn settings_from(h: &HubArgs) -> Result<Settings, String> {
     let loaded = match &h.config {
         Some(p) => Settings::load(p),
         None => Settings::load_default(),
     };
-    let mut s = loaded.map_err(|e| {
-        eprintln!("correlator: {e}");
-        ExitCode::from(2)
-    })?;
+    let mut s = loaded.map_err(|e| e.to_string())?;
     if let Some(hub) = &h.hub {
         s.hub = hub.clone();
         // A hub given on the command line brings its own patterns and data unless told otherwise.

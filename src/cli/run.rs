@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::daemon::{self, ConsoleSink, RunOptions};
 
-use super::common::{HubArgs, load_settings, peak_rss_kib};
+use super::common::{HubArgs, load_settings, peak_rss_kib, settings_from};
 
 /// Run the daemon: read the sources of acquis.yaml, parse, correlate, report alerts.
 ///
@@ -57,8 +57,18 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     let started = std::time::Instant::now();
+    let hub_args = args.hub;
+    let acquis_override = args.acquis.clone();
+    let loader: daemon::SettingsLoader = Box::new(move || {
+        let mut s = settings_from(&hub_args)?;
+        if let Some(a) = &acquis_override {
+            s.acquisition = a.clone();
+        }
+        Ok(s)
+    });
     let opts = RunOptions {
         settings,
+        reload: Some(loader),
         stdin_type: if args.stdin { args.log_type.clone() } else { None },
         sink: Box::new(ConsoleSink),
     };

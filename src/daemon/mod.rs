@@ -6,8 +6,9 @@
 //! CrowdSec does: that is how the shipped defaults replay the sample logs.
 
 pub mod state;
+pub mod watch;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,9 +20,14 @@ use crate::config::settings::Settings;
 use crate::event::{Event, FieldMap};
 use crate::pipeline::{self, Engine, EngineStats, Pipeline};
 
+/// Re-reads the settings (the config file plus the command line's overrides) for a reload.
+pub type SettingsLoader = Box<dyn Fn() -> Result<Settings, String> + Send + Sync>;
+
 /// What the daemon is asked to do.
 pub struct RunOptions {
     pub settings: Settings,
+    /// How to read the settings again when the configuration changes; `None` disables pipeline reloads.
+    pub reload: Option<SettingsLoader>,
     /// `--stdin --type T`: read standard input instead of `acquis.yaml`.
     pub stdin_type: Option<String>,
     /// Where alerts go.
@@ -66,7 +72,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 
 /// Runs until the sources are exhausted or a stop signal arrives.
 pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
-    let settings = opts.settings.clone();
+    let mut settings = opts.settings.clone();
     let pipeline: Arc<Pipeline> = Arc::new(pipeline::build(&settings.build_options()).map_err(|e| e.to_string())?);
     for w in &pipeline.warnings {
         tracing::warn!("{w}");
@@ -111,9 +117,13 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     let mut sigint = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut sighup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
-    let acquis_path: Option<PathBuf> = opts.stdin_type.is_none().then(|| settings.acquisition.clone());
-    let mut acquis_mtime = acquis_path.as_deref().and_then(mtime);
+    let mut acquis_mtime = if opts.stdin_type.is_none() { mtime(&settings.acquisition) } else { None };
     let mut stopping = false;
+    let reload_settings: Option<Arc<SettingsLoader>> = opts.reload.take().map(Arc::new);
+    let mut config_sig = watch::signature(&settings);
+    let mut ticks: u64 = 0;
+    type Rebuilt = Result<(Settings, Pipeline), String>;
+    let mut rebuilding: Option<tokio::task::JoinHandle<Rebuilt>> = None;
 
     loop {
         tokio::select! {
@@ -134,22 +144,64 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 }
                 deliver(&mut opts.sink, &mut alerts, &mut summary);
             }
+            rebuilt = async { rebuilding.as_mut().expect("guarded").await }, if rebuilding.is_some() => {
+                rebuilding = None;
+                match rebuilt {
+                    Ok(Ok((new_settings, new_pipeline))) => {
+                        for w in &new_pipeline.warnings {
+                            tracing::warn!("{w}");
+                        }
+                        let kept = engine.swap_pipeline(Arc::new(new_pipeline));
+                        tracing::info!(
+                            scenarios = engine.pipeline().scenarios.len(),
+                            kept_buckets = kept,
+                            "pipeline reloaded"
+                        );
+                        if new_settings.acquisition != settings.acquisition && opts.stdin_type.is_none() {
+                            acquis_mtime = None; // the next tick reloads the new acquisition file
+                        }
+                        settings = new_settings;
+                    }
+                    Ok(Err(e)) => tracing::error!("configuration not reloaded, the running stack stays:\n{e}"),
+                    Err(e) => tracing::error!("configuration reload failed: {e}"),
+                }
+            }
             _ = tick.tick() => {
                 engine.tick(chrono::Utc::now().fixed_offset(), &mut alerts);
                 deliver(&mut opts.sink, &mut alerts, &mut summary);
-                if let Some(p) = &acquis_path && !stopping {
-                    let m = mtime(p);
+                ticks += 1;
+                if let Some(loader) = &reload_settings
+                    && ticks % 2 == 0
+                    && rebuilding.is_none()
+                    && !stopping
+                {
+                    let sig = watch::signature(&settings);
+                    if sig != config_sig {
+                        config_sig = sig;
+                        let loader = Arc::clone(loader);
+                        rebuilding = Some(tokio::task::spawn_blocking(move || {
+                            let s = loader()?;
+                            let p = pipeline::build(&s.build_options()).map_err(|e| e.to_string())?;
+                            Ok((s, p))
+                        }));
+                    }
+                }
+                if opts.stdin_type.is_none() && !stopping {
+                    let p = settings.acquisition.clone();
+                    let m = mtime(&p);
                     if m != acquis_mtime {
                         acquis_mtime = m;
-                        reload(&mut manager, p).await;
+                        reload(&mut manager, &p).await;
                     }
                 }
             }
             _ = sighup.recv(), if !stopping => {
-                if let Some(p) = &acquis_path {
-                    tracing::info!("SIGHUP: reloading {}", p.display());
-                    reload(&mut manager, p).await;
+                if opts.stdin_type.is_none() {
+                    tracing::info!("SIGHUP: reloading {}", settings.acquisition.display());
+                    reload(&mut manager, &settings.acquisition.clone()).await;
                 }
+                // Forces the configuration check at the next tick.
+                config_sig = 0;
             }
             _ = sigint.recv(), if !stopping => {
                 tracing::info!("interrupted: draining");

@@ -110,6 +110,17 @@ impl Engine {
         &self.pipeline
     }
 
+    /// Switches to a newly compiled pipeline between two events: the next event runs on `new`. Buckets of
+    /// scenarios that did not change keep their state; returns how many live instances were kept.
+    pub fn swap_pipeline(&mut self, new: Arc<Pipeline>) -> usize {
+        let mut buckets = Buckets::new(Arc::clone(&new.scenarios), Arc::clone(&new.services));
+        let old = std::mem::replace(&mut self.buckets, Buckets::new(Arc::new(Vec::new()), Arc::clone(&new.services)));
+        let kept = old.transfer_to(&mut buckets);
+        self.buckets = buckets;
+        self.pipeline = new;
+        kept
+    }
+
     /// Parses and pours one line's event; alerts to send are appended to `alerts`.
     pub fn process(&mut self, evt: Event, now: crate::event::Timestamp, alerts: &mut Vec<Event>) {
         let outcome = self.pipeline.parse(evt, None);

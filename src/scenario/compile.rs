@@ -113,6 +113,9 @@ pub struct Scenario {
     pub summary: Option<String>,
     pub message: Option<String>,
     pub audit: Option<AuditSchema>,
+    /// Hash of everything that decides how the buckets behave: a reload keeps the live buckets of a scenario whose
+    /// name and fingerprint did not change.
+    pub fingerprint: u64,
     pub stats: ScenarioStats,
 }
 
@@ -391,7 +394,25 @@ impl ScenarioCompiler<'_> {
             _ if capacity > 0 && leakspeed > 0 => (capacity + 1) * leakspeed,
             _ => duration,
         };
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let src = |p: &Option<Program>| p.as_ref().map(|p| p.source().to_string());
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (kind.as_str(), capacity, leakspeed, duration, every, blackhole, queue_limit).hash(&mut h);
+            (src(&filter), src(&groupby), src(&distinct), src(&cancel_on), src(&overflow_filter), src(&condition))
+                .hash(&mut h);
+            (s.report_on_expiry, s.reprocess, &scope.kind, src(&scope.expr)).hash(&mut h);
+            if let Some(b) = &bayes {
+                (b.prior.to_bits(), b.threshold.to_bits()).hash(&mut h);
+                for c in &b.conditions {
+                    (c.condition.source(), c.prob_given_evil.to_bits(), c.prob_given_benign.to_bits(), c.guillotine)
+                        .hash(&mut h);
+                }
+            }
+            h.finish()
+        };
         Some(Scenario {
+            fingerprint,
             name: Arc::from(name.as_str()),
             description,
             origin: Arc::from(format!("{}:{}", file.display(), pos.0)),

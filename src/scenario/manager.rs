@@ -454,6 +454,45 @@ impl Buckets {
         }
     }
 
+    /// Moves the live state of scenarios that did not change (same name and fingerprint) into `new`, the buckets
+    /// of a reloaded pipeline: their instances, blackholes and log clocks. Returns how many instances moved.
+    pub fn transfer_to(self, new: &mut Buckets) -> usize {
+        let mut moved = 0;
+        let old_scenarios = Arc::clone(&self.scenarios);
+        let mut old_instances = self.instances;
+        for (ni, nsc) in new.scenarios.clone().iter().enumerate() {
+            let Some(oi) = old_scenarios.iter().position(|o| o.name == nsc.name && o.fingerprint == nsc.fingerprint)
+            else {
+                continue;
+            };
+            let ofam = self.family[oi];
+            let nfam = new.family[ni];
+            let keys: Vec<String> =
+                old_instances[ofam].iter().filter(|(_, i)| i.owner == oi).map(|(k, _)| k.clone()).collect();
+            for k in keys {
+                let Some(mut inst) = old_instances[ofam].remove(&k) else { continue };
+                inst.owner = ni;
+                inst.id = new.next_id;
+                new.next_id += 1;
+                inst.timer = Some(inst.deadline);
+                let t = timer_for(nsc, nfam, &inst);
+                match inst.mode {
+                    ExpectMode::TimeMachine => {
+                        new.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
+                    }
+                    ExpectMode::Live => new.live_timers.push(Reverse(t)),
+                }
+                new.instances[nfam].insert(k, inst);
+                moved += 1;
+            }
+            new.blackholes[ni] = self.blackholes[oi].clone();
+        }
+        for (src, clock) in &self.tm {
+            new.tm.entry(Arc::clone(src)).or_default().now = clock.now;
+        }
+        moved
+    }
+
     /// Instances still alive, for saving state on shutdown.
     pub fn snapshot(&self) -> Vec<(String, Vec<Instance>)> {
         self.scenarios

@@ -259,3 +259,23 @@ capacity: -1\nevery: 1m\n";
     let got: Vec<(i64, i64)> = run(yaml, &ev).into_iter().map(|o| (o.2, o.3)).collect();
     assert_eq!(got, vec![(2, 60), (1, 120)]);
 }
+
+#[test]
+fn a_reload_keeps_buckets_of_unchanged_scenarios_only() {
+    let other = "type: leaky\nname: t/other\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: 3\nleakspeed: 10s\n";
+    let (sc, services) = scenarios(&format!("{LEAKY}---\n{other}"));
+    let now = chrono::Utc::now().fixed_offset();
+    let mut out = Vec::new();
+    let mut b = Buckets::new(sc, Arc::clone(&services));
+    for i in 0..3 {
+        b.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    // The new configuration changes t/other's capacity and keeps t/leaky as it was.
+    let (sc2, _) = scenarios(&format!("{LEAKY}---\n{}", other.replace("capacity: 3", "capacity: 30")));
+    let mut b2 = Buckets::new(sc2, services);
+    assert_eq!(b.transfer_to(&mut b2), 1);
+    b2.pour(event(3, &ip("1.2.3.4")), now, &mut out);
+    let names: Vec<String> = out.iter().map(|e| e.overflow.as_ref().unwrap().alert.scenario.clone()).collect();
+    assert_eq!(names, vec!["t/leaky".to_string()]);
+}
