@@ -171,7 +171,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 deliver(&mut opts.sink, &mut alerts, &mut summary);
                 ticks += 1;
                 if let Some(loader) = &reload_settings
-                    && ticks % 2 == 0
+                    && ticks.is_multiple_of(2)
                     && rebuilding.is_none()
                     && !stopping
                 {
