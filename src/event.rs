@@ -52,10 +52,21 @@ pub fn format_rfc3339(t: &Timestamp) -> String {
 /// in key order, which alerts need (`models.Event.Meta` is key-sorted) and which makes every dump deterministic.
 /// Keys are `Arc<str>` so compiled parsers can insert their interned field names without allocating. A missing
 /// key reads as `""`, Go's zero value for `map[string]string`, through [`FieldMap::get_or_empty`].
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct FieldMap {
     entries: Vec<(Arc<str>, String)>,
+    /// Bumped on every change: lets a reader cache something derived from the map and tell cheaply whether it
+    /// is still valid (the grok prefilter does).
+    generation: u32,
 }
+
+impl PartialEq for FieldMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for FieldMap {}
 
 impl FieldMap {
     pub fn new() -> Self {
@@ -63,10 +74,23 @@ impl FieldMap {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        FieldMap { entries: Vec::with_capacity(n) }
+        FieldMap { entries: Vec::with_capacity(n), generation: 0 }
+    }
+
+    /// Changes whenever the map changes (wrapping).
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
+        // Small maps (the common case): a scan comparing lengths first rejects almost every entry without touching
+        // its bytes, cheaper than the string comparisons of a binary search. The order is only needed to insert.
+        if self.entries.len() <= 24 {
+            let kb = key.as_bytes();
+            if let Some(i) = self.entries.iter().position(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb) {
+                return Ok(i);
+            }
+        }
         self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
     }
 
@@ -85,6 +109,7 @@ impl FieldMap {
 
     /// Sets `key` to `value`, with a key that is already shared (no allocation for the key).
     pub fn insert_arc(&mut self, key: &Arc<str>, value: String) {
+        self.generation = self.generation.wrapping_add(1);
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (Arc::clone(key), value)),
@@ -92,6 +117,7 @@ impl FieldMap {
     }
 
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        self.generation = self.generation.wrapping_add(1);
         let value = value.into();
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
@@ -101,6 +127,7 @@ impl FieldMap {
 
     /// Mutable access to the value of `key`, created empty when missing.
     pub fn entry_mut(&mut self, key: &str) -> &mut String {
+        self.generation = self.generation.wrapping_add(1);
         let i = match self.position(key) {
             Ok(i) => i,
             Err(i) => {
@@ -112,6 +139,7 @@ impl FieldMap {
     }
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
+        self.generation = self.generation.wrapping_add(1);
         self.position(key).ok().map(|i| self.entries.remove(i).1)
     }
 
@@ -124,6 +152,7 @@ impl FieldMap {
     }
 
     pub fn clear(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
         self.entries.clear();
     }
 
@@ -343,7 +372,15 @@ impl Default for Event {
 impl Event {
     /// A log event for one raw line from a source.
     pub fn from_line(line: Line, mode: ExpectMode) -> Self {
-        Event { line, expect_mode: mode, ..Event::default() }
+        // Sized for a typical parsed line, so the maps do not grow step by step on every event.
+        Event {
+            line,
+            expect_mode: mode,
+            parsed: FieldMap::with_capacity(16),
+            meta: FieldMap::with_capacity(12),
+            enriched: FieldMap::with_capacity(2),
+            ..Event::default()
+        }
     }
 
     /// `evt.GetMeta(key)`: for an overflow, the first non-empty value among the alert's events (CrowdSec searches

@@ -12,7 +12,8 @@ use clap::Args;
 use crate::config::settings::Settings;
 use crate::event::{Event, ExpectMode, FieldMap, Line};
 use crate::output::render;
-use crate::pipeline::{self, Engine};
+use crate::pipeline::parallel::{BATCH, ParallelParser};
+use crate::pipeline::{self, Engine, Hooks};
 
 use super::common::{HubArgs, OutputFormat, load_settings, parse_labels, peak_rss_kib, read_log_lines};
 
@@ -47,6 +48,11 @@ pub struct ReplayArgs {
     /// Do not print the summary on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Parsing threads (default: the number of cores). Alerts are the same whatever the number: pouring into
+    /// scenarios stays sequential and in file order.
+    #[arg(long, short = 'w', value_name = "N")]
+    pub workers: Option<usize>,
 
     /// Log files (plain or .gz), or file:// URLs. `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
@@ -86,6 +92,13 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
         labels.insert(&k, v);
     }
     let labels = Arc::new(labels);
+    let mut workers =
+        args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if workers > 1 && !pipeline.parse_is_order_independent() {
+        tracing::info!("a parser writes to a stash: parsing on one thread to keep results in line order");
+        workers = 1;
+    }
+    let mut parallel = (workers > 1).then(|| ParallelParser::new(Arc::clone(&pipeline), workers));
     let mut engine = Engine::new(Arc::clone(&pipeline));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -95,25 +108,48 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
 
     for file in &args.files {
         let path = PathBuf::from(file.strip_prefix("file://").unwrap_or(file));
-        let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
-        let module: Arc<str> = Arc::from("file");
-        let result = read_log_lines(&path, |raw| {
-            let line = Line {
-                raw,
-                src: Arc::clone(&src),
-                time: now,
-                labels: Arc::clone(&labels),
-                module: Arc::clone(&module),
-                process: true,
-            };
-            engine.process(Event::from_line(line, ExpectMode::TimeMachine), now, &mut alerts);
-            for a in alerts.drain(..) {
-                emit(&mut out, args.format, &a, &mut per_scenario);
+        let template = Line {
+            raw: String::new(),
+            src: Arc::from(path.to_string_lossy().as_ref()),
+            time: now,
+            labels: Arc::clone(&labels),
+            module: Arc::from("file"),
+            process: true,
+        };
+        let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+        let result = read_log_lines(&path, |raw| match &mut parallel {
+            None => {
+                let line = Line { raw, ..template.clone() };
+                engine.process(Event::from_line(line, ExpectMode::TimeMachine), now, &mut alerts);
+                for a in alerts.drain(..) {
+                    emit(&mut out, args.format, &a, &mut per_scenario);
+                }
+            }
+            Some(pp) => {
+                batch.push(raw);
+                if batch.len() == BATCH {
+                    pp.submit(template.clone(), ExpectMode::TimeMachine, std::mem::take(&mut batch));
+                    batch.reserve(BATCH);
+                    // Keep the workers fed but bound what is in flight.
+                    while pp.in_flight() > 2 * workers as u64 {
+                        pour(&mut engine, pp, now, &mut alerts, &mut out, args.format, &mut per_scenario);
+                    }
+                }
             }
         });
         if let Err(e) = result {
             eprintln!("correlator: {}: {e}", path.display());
             return Err(ExitCode::FAILURE);
+        }
+        if let Some(pp) = &mut parallel
+            && !batch.is_empty()
+        {
+            pp.submit(template.clone(), ExpectMode::TimeMachine, batch);
+        }
+    }
+    if let Some(pp) = &mut parallel {
+        while pp.in_flight() > 0 {
+            pour(&mut engine, pp, now, &mut alerts, &mut out, args.format, &mut per_scenario);
         }
     }
     let _ = out.flush();
@@ -121,6 +157,24 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
         summary(&engine, &per_scenario, started);
     }
     Ok(())
+}
+
+/// Pours the next parsed batch, in order.
+fn pour(
+    engine: &mut Engine,
+    pp: &mut ParallelParser,
+    now: crate::event::Timestamp,
+    alerts: &mut Vec<Event>,
+    out: &mut impl Write,
+    format: OutputFormat,
+    per: &mut std::collections::BTreeMap<String, u64>,
+) {
+    for outcome in pp.next_in_order().unwrap_or_default() {
+        engine.pour_outcome(outcome, now, alerts, Hooks::default());
+        for a in alerts.drain(..) {
+            emit(out, format, &a, per);
+        }
+    }
 }
 
 fn emit(out: &mut impl Write, format: OutputFormat, alert: &Event, per: &mut std::collections::BTreeMap<String, u64>) {

@@ -95,9 +95,14 @@ impl PatternLibrary {
         }
         files.sort();
         let mut count = 0;
-        for f in files {
-            count += self.load_file(&f)?;
+        for f in &files {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| GrokError::Io { path: f.display().to_string(), message: e.to_string() })?;
+            let file: Arc<str> = Arc::from(f.display().to_string());
+            count += self.add_definitions(&file, &text)?;
         }
+        // Expanded once for the whole directory: expanding after each file would redo every pattern per file.
+        self.expand_all()?;
         Ok(count)
     }
 
@@ -111,6 +116,13 @@ impl PatternLibrary {
 
     /// Loads pattern-file text; `file` names it in messages.
     pub fn load_text(&mut self, file: &Arc<str>, text: &str) -> Result<usize, GrokError> {
+        let count = self.add_definitions(file, text)?;
+        self.expand_all()?;
+        Ok(count)
+    }
+
+    /// Records the definitions of pattern-file text without expanding them yet.
+    fn add_definitions(&mut self, file: &Arc<str>, text: &str) -> Result<usize, GrokError> {
         let mut count = 0;
         for (line, name, body) in definition_lines(text) {
             let origin = Origin::File { path: Arc::clone(file), line };
@@ -126,9 +138,8 @@ impl PatternLibrary {
             self.defs.insert(name.to_string(), Definition { body: body.to_string(), origin });
             count += 1;
         }
-        // A file can replace a built-in that others were expanded with: expand everything again.
+        // A file can replace a built-in that others were expanded with: everything is expanded again.
         self.expanded.clear();
-        self.expand_all()?;
         Ok(count)
     }
 

@@ -182,7 +182,7 @@ impl Node {
         }
 
         // 6. children
-        let mut cache: Option<(String, Candidates)> = None;
+        let mut cache: Option<(InputStamp, Candidates)> = None;
         for (i, child) in self.children.iter().enumerate() {
             let hint = self.child_hint(i, evt, &mut cache);
             match child.process_hinted(evt, rt, stages, hint) {
@@ -280,18 +280,36 @@ impl Node {
     }
 
     /// The prefilter's verdict for child `i`, computing the set matches once per input text.
-    fn child_hint(&self, i: usize, evt: &Event, cache: &mut Option<(String, Candidates)>) -> GrokHint {
+    fn child_hint(&self, i: usize, evt: &Event, cache: &mut Option<(InputStamp, Candidates)>) -> GrokHint {
         let Some(pf) = &self.prefilter else { return GrokHint::Unknown };
         let Some(member) = pf.member.get(i).copied().flatten() else { return GrokHint::Unknown };
         let Some(input) = pf.source.borrow(evt) else { return GrokHint::Unknown };
         // Earlier children may have rewritten the input (a capture named like it): recompute when it changed.
-        let stale = cache.as_ref().is_none_or(|(text, _)| text != input);
-        if stale {
-            *cache = Some((input.to_string(), pf.set.candidates(input)));
+        let stamp = InputStamp::of(&pf.source, evt, input);
+        if cache.as_ref().is_none_or(|(s, _)| *s != stamp) {
+            *cache = Some((stamp, pf.set.candidates(input)));
         }
         match cache {
             Some((_, hits)) if !hits.contains(member) => GrokHint::CannotMatch,
             _ => GrokHint::Unknown,
+        }
+    }
+}
+
+/// Identifies the text a prefilter verdict was computed for. For a `Parsed` field, the map's generation: any
+/// write to `Parsed` invalidates it, at the cost of one integer compare. `Line.Raw` has no generation; it is
+/// compared by content (only a `target: evt.Line.Raw` static can change it).
+#[derive(PartialEq)]
+enum InputStamp {
+    Parsed(u32),
+    Text(String),
+}
+
+impl InputStamp {
+    fn of(source: &GrokSource, evt: &Event, input: &str) -> InputStamp {
+        match source {
+            GrokSource::Parsed(_) => InputStamp::Parsed(evt.parsed.generation()),
+            _ => InputStamp::Text(input.to_string()),
         }
     }
 }

@@ -163,7 +163,9 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
 
     // Parsers and postoverflows have separate pattern hosts, as in CrowdSec.
     let env = CompileEnv::for_event(Arc::clone(&services));
+    // Loaded once; the postoverflow host starts as a copy, before parsers add their pattern_syntax entries.
     let mut parser_patterns = patterns(&mut errors);
+    let mut po_patterns = parser_patterns.clone();
     let parsers = {
         let mut c = NodeCompiler {
             env: &env,
@@ -174,7 +176,6 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
         };
         Stages::compile(&parser_items, &mut c)
     };
-    let mut po_patterns = patterns(&mut errors);
     let postoverflows = {
         let mut c = NodeCompiler {
             env: &env,

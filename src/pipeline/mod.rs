@@ -6,6 +6,7 @@
 //! postoverflow stages; whitelisted ones are dropped, `reprocess` ones are poured back into the scenarios.
 
 pub mod build;
+pub mod parallel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,14 @@ impl Pipeline {
             return ParseOutcome::Whitelisted(evt);
         }
         ParseOutcome::Parsed(evt)
+    }
+
+    /// Whether lines can be parsed in any order with the same results: false when a node writes to a stash
+    /// (a later line may read it back with `GetFromStash`). Parallel parsing needs this.
+    pub fn parse_is_order_independent(&self) -> bool {
+        let mut independent = true;
+        self.parsers.for_each_node(|_, n| independent &= n.stash.is_empty());
+        independent
     }
 
     /// Runs an overflow event through the postoverflow stages (their result is ignored; only the whitelist

@@ -180,8 +180,9 @@ impl Buckets {
         }
         self.advance_live(nanos(&now), now, out);
 
-        let mut evt = evt;
-        let mut shared: Option<Arc<Event>> = None;
+        // One shared copy for every bucket the event goes into; a filter that writes to the event afterwards
+        // (`evt.SetMeta`) gets its own copy on write, so buckets already holding it keep what they saw.
+        let mut evt = Arc::new(evt);
         let scenarios = Arc::clone(&self.scenarios);
         for (si, sc) in scenarios.iter().enumerate() {
             if let Some(f) = &sc.filter {
@@ -192,10 +193,10 @@ impl Buckets {
                     (r, scope.take_mutations())
                 };
                 if !muts.is_empty() {
+                    let e = Arc::make_mut(&mut evt);
                     for m in muts {
-                        m.apply(&mut evt);
+                        m.apply(e);
                     }
-                    shared = None;
                 }
                 match r {
                     Ok(true) => {}
@@ -228,7 +229,7 @@ impl Buckets {
                     }
                 }
             };
-            let ev = Arc::clone(shared.get_or_insert_with(|| Arc::new(evt.clone())));
+            let ev = Arc::clone(&evt);
             report.poured.push(si);
             self.pour_one(si, key, &ev, now, out);
         }
@@ -317,6 +318,15 @@ impl Buckets {
     fn emit(&mut self, si: usize, inst: &Instance, out: &mut Vec<Event>) {
         let sc = &self.scenarios[si];
         let ovflw = inst.ovflw_ts.or(inst.last_ts).map(|t| nanos(&t)).unwrap_or(0);
+        // Without an overflow_filter (which sees the alert), a blackholed overflow is known before building the
+        // alert: skip that work. Attackers overflow again and again inside the window.
+        if sc.overflow_filter.is_none()
+            && sc.blackhole.is_some()
+            && self.blackholes[si].get(&inst.key).is_some_and(|&until| until > ovflw)
+        {
+            sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let event = overflow_event(sc, inst, &self.services);
         if let Some(f) = &sc.overflow_filter {
             let keep = {

@@ -1,0 +1,132 @@
+//! Parsing on several threads while pouring stays sequential and in input order.
+//!
+//! Parsing is a pure function of the compiled pipeline and the line (`Pipeline::parse` takes `&self`), so batches of
+//! lines are parsed by `workers` threads; the caller pours the results in the order the lines were read, which
+//! keeps alerts identical to a single-threaded run (same alerts, same order). One exception: pipelines whose nodes
+//! write to a stash (`stash:`) may read it back on later lines (`GetFromStash`), which makes parsing order-dependent;
+//! [`Pipeline::parse_is_order_independent`] tells, and callers then use one worker.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::event::{Event, ExpectMode, Line};
+
+use super::{ParseOutcome, Pipeline};
+
+/// Lines per batch: large enough that channel and lock costs vanish, small enough to keep memory and latency low.
+pub const BATCH: usize = 512;
+
+/// Raw lines of one source, numbered in reading order.
+pub struct Batch {
+    pub seq: u64,
+    /// Line template: every line of the batch shares `src`, `labels`, `module`, `time`.
+    pub template: Line,
+    pub mode: ExpectMode,
+    pub lines: Vec<String>,
+}
+
+type Parsed = (u64, Vec<ParseOutcome>);
+
+/// A pool of parsing threads. Send batches with [`ParallelParser::submit`], take results in order with
+/// [`ParallelParser::next_in_order`].
+pub struct ParallelParser {
+    input: Option<SyncSender<Batch>>,
+    output: Receiver<Parsed>,
+    pending: BTreeMap<u64, Vec<ParseOutcome>>,
+    next: u64,
+    submitted: u64,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ParallelParser {
+    pub fn new(pipeline: Arc<Pipeline>, workers: usize) -> ParallelParser {
+        let workers = workers.max(1);
+        let (tx, rx) = sync_channel::<Batch>(workers * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let (otx, orx) = sync_channel::<Parsed>(workers * 4);
+        let threads = (0..workers)
+            .map(|i| {
+                let (rx, otx, pipeline) = (Arc::clone(&rx), otx.clone(), Arc::clone(&pipeline));
+                std::thread::Builder::new()
+                    .name(format!("parse-{i}"))
+                    .spawn(move || {
+                        loop {
+                            // The lock is held only to take one batch.
+                            let batch = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                                Ok(b) => b,
+                                Err(_) => return,
+                            };
+                            let out = parse_batch(&pipeline, batch.template, batch.mode, batch.lines);
+                            if otx.send((batch.seq, out)).is_err() {
+                                return;
+                            }
+                        }
+                    })
+                    .expect("spawn a parsing thread")
+            })
+            .collect();
+        ParallelParser { input: Some(tx), output: orx, pending: BTreeMap::new(), next: 0, submitted: 0, threads }
+    }
+
+    /// Queues lines for parsing; blocks when the workers are busy (backpressure on the reader).
+    pub fn submit(&mut self, template: Line, mode: ExpectMode, lines: Vec<String>) {
+        let seq = self.submitted;
+        self.submitted += 1;
+        if let Some(tx) = &self.input {
+            // A send only fails if every worker died, which `next_in_order` then reports as the end.
+            let _ = tx.send(Batch { seq, template, mode, lines });
+        }
+    }
+
+    /// Batches submitted but not yet returned by [`ParallelParser::next_in_order`].
+    pub fn in_flight(&self) -> u64 {
+        self.submitted - self.next
+    }
+
+    /// The next batch's results in submission order, waiting for it; `None` when everything submitted was returned.
+    pub fn next_in_order(&mut self) -> Option<Vec<ParseOutcome>> {
+        if self.next == self.submitted {
+            return None;
+        }
+        loop {
+            if let Some(out) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return Some(out);
+            }
+            match self.output.recv() {
+                Ok((seq, out)) => {
+                    self.pending.insert(seq, out);
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for ParallelParser {
+    fn drop(&mut self) {
+        self.input = None;
+        // Unblock workers waiting to send, then wait for them.
+        while self.output.try_recv().is_ok() {}
+        for t in self.threads.drain(..) {
+            while !t.is_finished() {
+                while self.output.try_recv().is_ok() {}
+                std::thread::yield_now();
+            }
+            let _ = t.join();
+        }
+    }
+}
+
+/// Parses one batch (also what a single-threaded caller uses).
+pub fn parse_batch(pipeline: &Pipeline, template: Line, mode: ExpectMode, lines: Vec<String>) -> Vec<ParseOutcome> {
+    lines
+        .into_iter()
+        .map(|raw| {
+            let line = Line { raw, ..template.clone() };
+            pipeline.parse(Event::from_line(line, mode), None)
+        })
+        .collect()
+}
