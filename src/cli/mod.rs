@@ -3,7 +3,9 @@
 pub mod capture;
 pub mod common;
 pub mod eval;
+pub mod explain;
 pub mod hubtest;
+pub mod lint;
 pub mod replay;
 pub mod run;
 
@@ -37,6 +39,10 @@ pub enum Command {
     Hubtest(hubtest::HubtestArgs),
     /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
     Eval(eval::EvalArgs),
+    /// Show what every parser node and scenario does with log lines (like `cscli explain`).
+    Explain(explain::ExplainArgs),
+    /// Check parsers, scenarios and postoverflows: every problem as file:line:col, plus warnings.
+    Lint(lint::LintArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Hubtest(a) => hubtest::run(a),
         Command::Eval(args) => eval::run(args),
+        Command::Explain(a) => explain::run(a),
+        Command::Lint(a) => lint::run(a),
     }
 }
 
