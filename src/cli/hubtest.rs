@@ -1,6 +1,7 @@
 //! `correlator hubtest`: runs CrowdSec hub test cases (and Correlator's own) and reports PASS/FAIL per case;
 //! `--create` writes a new case with generated assert files.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -153,30 +154,43 @@ fn create(args: &HubtestArgs, dir: &std::path::Path, run: &RunOptions) -> ExitCo
             return ExitCode::from(2);
         }
     };
+    // Write errors (a closed pipe) are ignored: the case is on disk either way.
+    let mut out = std::io::stdout().lock();
     for n in &created.notes {
-        println!("note: {n}");
+        let _ = writeln!(out, "note: {n}");
     }
     for (file, r) in [("parser.assert", &created.parser), ("scenario.assert", &created.scenario)] {
         let Some(r) = r else { continue };
-        println!("wrote {}: {} assertions", created.dir.join(file).display(), r.lines.len());
+        let _ = writeln!(out, "wrote {}: {} assertions", created.dir.join(file).display(), r.lines.len());
         if r.without_year > 0 {
-            println!("  {} timestamp(s) asserted without their year (the log does not give it)", r.without_year);
+            let _ = writeln!(
+                out,
+                "  {} timestamp(s) asserted without their year (the log does not give it)",
+                r.without_year
+            );
         }
         if !r.left_out.is_empty() {
-            println!("  {} value(s) left out: they depend on the clock or on where the case sits:", r.left_out.len());
+            let _ = writeln!(
+                out,
+                "  {} value(s) left out: they depend on the clock or on where the case sits:",
+                r.left_out.len()
+            );
             for l in r.left_out.iter().take(5) {
-                println!("    {l}");
+                let _ = writeln!(out, "    {l}");
             }
         }
     }
     match &created.result.failure {
         None => {
-            println!("PASS {}", created.result.name);
-            println!("Read the assertions before you commit them: they pin what the items do now, right or wrong.");
+            let _ = writeln!(out, "PASS {}", created.result.name);
+            let _ = writeln!(
+                out,
+                "Read the assertions before you commit them: they pin what the items do now, right or wrong."
+            );
             ExitCode::SUCCESS
         }
         Some(f) => {
-            println!("FAIL {}: {f}", created.result.name);
+            let _ = writeln!(out, "FAIL {}: {f}", created.result.name);
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,6 @@
 //! `correlator lint`: checks hub items and prints every problem as `file:line:col: error|warning: message`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,9 +58,11 @@ pub fn run(args: LintArgs) -> ExitCode {
         files: args.files.clone(),
     };
     let report = lint(&opts);
+    let mut out = std::io::stdout().lock();
     for d in &report.diagnostics {
         if !args.quiet || d.level == crate::lint::Level::Error {
-            println!("{d}");
+            // A closed pipe (`| head`) is not an error of the lint.
+            let _ = writeln!(out, "{d}");
         }
     }
     let (e, w) = (report.errors(), report.warnings());
