@@ -89,7 +89,11 @@ pub fn text(e: &LineExplanation, style: &TextStyle) -> String {
             }
             let _ = writeln!(out, "{head}");
             if n.success || style.verbose {
-                for c in &n.changes {
+                // A field added empty reads exactly like a missing one in expressions (Go's zero value): noise in
+                // text (JSON keeps it).
+                let shown =
+                    n.changes.iter().filter(|c| style.verbose || c.before.is_some() || c.after.as_deref() != Some(""));
+                for c in shown {
                     let _ = writeln!(out, "        {}", printable(&change_line(c)));
                 }
             }

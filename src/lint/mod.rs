@@ -8,8 +8,8 @@
 //! * a node in a stage that is not the last, with no `onsuccess: next_stage` on itself or a child: it cannot
 //!   move an event on, so events only it parses are dropped;
 //! * a constant data file name (`File('x')`, `RegexpInFile(s, 'x')`, …) that no loaded item declares;
-//! * a scenario filter reading a Meta key that no loaded parser sets (only when parsers are loaded and none
-//!   writes Meta under a computed key).
+//! * a scenario filter (or groupby, distinct, cancel_on, scope expression) reading a Meta key that no loaded
+//!   parser sets (only when parsers are loaded, all of them read, and none writes Meta under a computed key).
 
 pub mod items;
 pub mod refs;
@@ -232,8 +232,8 @@ fn spec_checks(items: &[ItemFile], pipeline: &Pipeline, hub_stages: &BTreeSet<St
     let mut meta_set: BTreeSet<String> = BTreeSet::new();
     let mut parsers_complete = true;
     let mut parser_docs = 0usize;
-    // Scenario filters to check once every parser has been read: (file, filter).
-    let mut scenario_filters = Vec::new();
+    // Scenario expressions to check once every parser has been read: (file, expression, key).
+    let mut scenario_reads: Vec<(PathBuf, Expr, &str)> = Vec::new();
     let data = &pipeline.services.data;
 
     let check_data = |file: &Path, e: &Expr, r: &refs::Refs, out: &mut Vec<Diagnostic>| {
@@ -306,8 +306,19 @@ fn spec_checks(items: &[ItemFile], pipeline: &Pipeline, hub_stages: &BTreeSet<St
                         meta_set.extend(r.meta_writes.iter().map(|m| m.name.clone()));
                         parsers_complete &= !r.dynamic_meta_write;
                     }
-                    if let Some(f) = doc.value.filter.clone() {
-                        scenario_filters.push((item.path.clone(), f));
+                    // The expressions evaluated on the poured event (not on the bucket or the overflow).
+                    let s = &doc.value;
+                    let on_event = [
+                        (&s.filter, "filter"),
+                        (&s.groupby, "groupby"),
+                        (&s.distinct, "distinct"),
+                        (&s.cancel_on, "cancel_on"),
+                        (&s.scope.as_ref().and_then(|sc| sc.expression.clone()), "scope expression"),
+                    ];
+                    for (e, role) in on_event {
+                        if let Some(e) = e {
+                            scenario_reads.push((item.path.clone(), e.clone(), role));
+                        }
                     }
                 }
             }
@@ -333,15 +344,15 @@ fn spec_checks(items: &[ItemFile], pipeline: &Pipeline, hub_stages: &BTreeSet<St
         later_leaves = Some((stage.clone(), any));
     }
     if parsers_complete && parser_docs > 0 {
-        for (file, f) in &scenario_filters {
-            let Ok(ast) = crate::expr::parser::parse(&f.src) else { continue };
+        for (file, e, role) in &scenario_reads {
+            let Ok(ast) = crate::expr::parser::parse(&e.src) else { continue };
             for m in refs::collect(&ast).meta_reads {
                 if !meta_set.contains(&m.name) {
                     out.push(warn_at(
                         file,
-                        f,
+                        e,
                         m.offset,
-                        format!("filter reads Meta key {:?}, which no loaded parser sets", m.name),
+                        format!("{role} reads Meta key {:?}, which no loaded parser sets", m.name),
                     ));
                 }
             }
