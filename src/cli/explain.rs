@@ -15,16 +15,18 @@ use super::common::{HubArgs, OutputFormat, load_settings, parse_labels, read_log
 
 /// Explain what the parsers and scenarios do with log lines (like `cscli explain`).
 ///
-/// For each line: every parser stage and every top-level node the event was offered, ✓ or ✗ (with why a node
-/// failed), and the fields each node set or changed; then whether the line was parsed, which scenarios it was
-/// poured into, and any overflow. Lines of a file go through the same buckets in order, in time-machine mode,
-/// as `replay` does.
+/// For each line: every parser stage and every top-level node the event was offered, ✓ or ✗ (with
+/// why a node failed), and the fields each node set or changed; then whether the line was parsed,
+/// which scenarios it was poured into, and any overflow. Lines of a file go through the same
+/// buckets in order, in time-machine mode, as `replay` does.
 ///
 /// Examples:
-///   correlator explain --type syslog --line 'Feb 12 14:10:21 host sshd[1]: Invalid user bob from 1.2.3.4 port 22'
+///   correlator explain --type syslog \
+///       --line 'Feb 12 14:10:21 host sshd[1]: Invalid user bob from 1.2.3.4 port 22'
 ///   correlator explain --type nginx --file access.log --format json | jq .result
-///   correlator explain --hub ./myhub --parsers ./myhub/parsers/s01-parse/me/app.yaml --type app --file app.log -v
+///   correlator explain --hub ./myhub --type app --file app.log -v
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct ExplainArgs {
     /// Log type given to the parsers (`evt.Line.Labels.type`).
     #[arg(long = "type", short = 't', value_name = "TYPE")]

@@ -10,22 +10,26 @@ use clap::Args;
 use crate::hubtest::create::{CreateOptions, create_case};
 use crate::hubtest::{self, RunOptions};
 
-/// Run hub test cases: each case folder holds config.yaml (items, log file, log type), the log and
-/// parser.assert / scenario.assert, in the format of the CrowdSec hub's .tests/ folders.
+/// Run hub test cases (CrowdSec's .tests/ format) and report PASS/FAIL, or create one (--create).
+///
+/// Each case folder holds config.yaml (items, log file, log type), the log and parser.assert /
+/// scenario.assert, in the format of the CrowdSec hub's .tests/ folders.
 ///
 /// Prints `PASS name` or `FAIL name: <first failing assertion> (got <value>)` per case and, last,
 /// `N passed, M failed`. Exit status 0 only when nothing failed.
 ///
-/// With --create DIR, writes a new case instead: config.yaml, the log copied in, and parser.assert /
-/// scenario.assert generated from what the items do with the log now; then runs it. Read the generated
-/// assertions before committing them: they pin the current behaviour, right or wrong.
+/// With --create DIR, writes a new case instead: config.yaml, the log copied in, and parser.assert
+/// / scenario.assert generated from what the items do with the log now; then runs it. Read the
+/// generated assertions before committing them: they pin the current behaviour, right or wrong.
 ///
 /// Examples:
 ///   correlator hubtest --hub ../hub --patterns ../hub/patterns-base --patterns ../hub/patterns \
 ///       --data ../hub/data --year 2026 ../hub/.tests
-///   correlator hubtest --hub hub --create tests/hub/sshd-failed-auth --type syslog --log auth.log \
-///       --parsers hub/parsers/s00-raw/correlator/syslog.yaml,hub/parsers/s01-parse/correlator/sshd.yaml
+///   correlator hubtest --hub hub --create tests/hub/my-case --type syslog --log auth.log \
+///       --parsers hub/parsers/s00-raw/correlator/syslog.yaml \
+///       --parsers hub/parsers/s01-parse/correlator/sshd.yaml
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct HubtestArgs {
     /// Hub directory the cases' item names resolve against (via its .index.json, or as paths).
     #[arg(long, value_name = "DIR", default_value = "hub")]

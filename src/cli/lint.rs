@@ -10,19 +10,21 @@ use crate::lint::{LintOptions, lint};
 
 /// Check parsers, scenarios and postoverflows without running anything.
 ///
-/// Loads every item of the hub (or only the FILEs given: item files, or directories of them), compiles every
-/// expression, grok pattern and data reference as the daemon would, and prints all problems, not just the
-/// first, as `file:line:col: error: message`, plus warnings (missing data files, pattern redefinitions, unknown
-/// enricher methods, nodes that cannot move events to the next stage, scenario filters reading Meta keys no
-/// parser sets).
+/// Loads every item of the hub (or only the FILEs given: item files, or directories of them),
+/// compiles every expression, grok pattern and data reference as the daemon would, and prints all
+/// problems, not just the first, as `file:line:col: error: message`, plus warnings (missing data
+/// files, pattern redefinitions, unknown enricher methods, nodes that cannot move events to the
+/// next stage, scenario filters reading Meta keys no parser sets).
 ///
 /// Exit status: 0 when there is no error (warnings allowed), 1 when there are errors.
 ///
 /// Examples:
 ///   correlator lint --hub hub
 ///   correlator lint --hub hub hub/parsers/s01-parse/me/app.yaml
-///   correlator lint --hub /etc/crowdsec --patterns /etc/crowdsec/patterns --data /var/lib/crowdsec/data
+///   correlator lint --hub /etc/crowdsec --patterns /etc/crowdsec/patterns \
+///       --data /var/lib/crowdsec/data
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct LintArgs {
     /// Hub directory (items, and by default its patterns/ and data/).
     #[arg(long, value_name = "DIR", default_value = "hub")]

@@ -35,13 +35,11 @@ pub enum Command {
     Run(run::RunArgs),
     /// Replay log files in time-machine mode and print the alerts.
     Replay(replay::ReplayArgs),
-    /// Run hub test cases (CrowdSec's .tests/ format) and report PASS/FAIL.
+    // No doc comment on these variants: it would replace the long help (with examples) of the Args struct.
     Hubtest(hubtest::HubtestArgs),
     /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
     Eval(eval::EvalArgs),
-    /// Show what every parser node and scenario does with log lines (like `cscli explain`).
     Explain(explain::ExplainArgs),
-    /// Check parsers, scenarios and postoverflows: every problem as file:line:col, plus warnings.
     Lint(lint::LintArgs),
 }
 
