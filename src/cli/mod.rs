@@ -3,7 +3,9 @@
 pub mod capture;
 pub mod common;
 pub mod eval;
+pub mod explain;
 pub mod hubtest;
+pub mod lint;
 pub mod replay;
 pub mod run;
 
@@ -33,10 +35,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// Replay log files in time-machine mode and print the alerts.
     Replay(replay::ReplayArgs),
-    /// Run hub test cases (CrowdSec's .tests/ format) and report PASS/FAIL.
+    // No doc comment on these variants: it would replace the long help (with examples) of the Args struct.
     Hubtest(hubtest::HubtestArgs),
     /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
     Eval(eval::EvalArgs),
+    Explain(explain::ExplainArgs),
+    Lint(lint::LintArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -61,6 +65,8 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Hubtest(a) => hubtest::run(a),
         Command::Eval(args) => eval::run(args),
+        Command::Explain(a) => explain::run(a),
+        Command::Lint(a) => lint::run(a),
     }
 }
 

@@ -119,6 +119,51 @@ pub fn from_documents<T: DeserializeOwned>(file: &Path, text: &str) -> Result<Ve
     serde_saphyr::from_multiple::<Option<T>>(text).map_err(|e| yaml_error(file, &e))
 }
 
+/// Like [`from_documents`], but a broken document does not hide the others: when the file does not parse as a
+/// whole, each document is parsed on its own and every failing one is reported (all positions stay those of the
+/// file). The documents that parse are returned too, so a linter can go on checking them.
+pub fn from_documents_each<T: DeserializeOwned>(file: &Path, text: &str) -> (Vec<Option<T>>, Vec<ConfigError>) {
+    let first = match from_documents::<T>(file, text) {
+        Ok(docs) => return (docs, Vec::new()),
+        Err(e) => e,
+    };
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for (first_line, chunk) in split_documents(text) {
+        // Blank lines in place of the documents before keep line numbers (and expression positions) exact.
+        let mut padded = "\n".repeat(first_line);
+        padded.push_str(chunk);
+        match serde_saphyr::from_str::<Option<T>>(&padded) {
+            Ok(d) => docs.push(d),
+            Err(e) => errors.push(yaml_error(file, &e)),
+        }
+    }
+    if errors.is_empty() {
+        // The split read differently from the whole file (a directive, say): keep the whole-file verdict.
+        errors.push(first);
+    }
+    (docs, errors)
+}
+
+/// Splits a multi-document YAML text at document markers (`---` at the start of a line, which YAML never allows
+/// inside a scalar), giving each document's 0-based first line. The marker line starts its document.
+pub fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut docs = Vec::new();
+    let (mut start, mut start_line, mut pos) = (0usize, 0usize, 0usize);
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        if marker && pos > start {
+            docs.push((start_line, &text[start..pos]));
+            start = pos;
+            start_line = line_no;
+        }
+        pos += line.len();
+    }
+    docs.push((start_line, &text[start..]));
+    docs
+}
+
 /// Parses a single-document YAML text.
 pub fn from_document<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(file, &e))
@@ -175,8 +220,11 @@ impl<'de> Deserialize<'de> for Expr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s: Spanned<ScalarText> = Spanned::deserialize(d)?;
         let mut col = s.referenced.column() as u32;
-        // A quoted scalar's reported column is its opening quote.
-        if s.value.quoted {
+        // A quoted scalar's reported column is its opening quote. The parser does not say how a scalar was
+        // written, but its source span is longer than its value only when quotes (or escapes) were involved; a
+        // block scalar's span starts at its content, and a multi-line value gives no exact column anyway.
+        let chars = s.value.text.chars().count() as u64;
+        if !s.value.text.contains('\n') && s.referenced.span().len() >= chars + 2 {
             col += 1;
         }
         Ok(Expr { src: s.value.text, line: s.referenced.line() as u32, col })
@@ -187,7 +235,6 @@ impl<'de> Deserialize<'de> for Expr {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScalarText {
     pub text: String,
-    quoted: bool,
 }
 
 impl<'de> Deserialize<'de> for ScalarText {
@@ -199,22 +246,22 @@ impl<'de> Deserialize<'de> for ScalarText {
                 f.write_str("a string, number or boolean")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: v.to_string(), quoted: false })
+                Ok(ScalarText { text: v.to_string() })
             }
             fn visit_string<E: serde::de::Error>(self, v: String) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: v, quoted: false })
+                Ok(ScalarText { text: v })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: v.to_string(), quoted: false })
+                Ok(ScalarText { text: v.to_string() })
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: v.to_string(), quoted: false })
+                Ok(ScalarText { text: v.to_string() })
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: format_yaml_float(v), quoted: false })
+                Ok(ScalarText { text: format_yaml_float(v) })
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ScalarText, E> {
-                Ok(ScalarText { text: v.to_string(), quoted: false })
+                Ok(ScalarText { text: v.to_string() })
             }
         }
         d.deserialize_any(V)
@@ -297,8 +344,9 @@ mod tests {
         let docs = from_documents::<Doc>(f, text).unwrap();
         let a = docs[0].as_ref().unwrap();
         let e = a.filter.as_ref().unwrap();
-        assert_eq!((e.line, e.col), (2, 9));
-        assert_eq!(e.position_of(4), (2, 13));
+        // The expression starts after the opening quote: `M` of `Meta` is column 14.
+        assert_eq!((e.line, e.col), (2, 10));
+        assert_eq!(e.position_of(4), (2, 14));
         assert_eq!(a.format.as_ref().unwrap().text, "2.0");
         assert_eq!(a.pattern_syntax.as_ref().unwrap().0, vec![("B".into(), "b".into()), ("A".into(), "%{B}".into())]);
         let b = docs[1].as_ref().unwrap();
@@ -306,6 +354,34 @@ mod tests {
         assert_eq!(e.src, "1 ==\n  2\n");
         assert_eq!(e.position_of(7), (11, 5));
         assert!(docs.len() == 2 || docs[2].is_none());
+    }
+
+    #[test]
+    fn expression_columns_start_at_the_first_character_of_the_value() {
+        let f = Path::new("x.yaml");
+        let text = "name: a\nfilter: evt.x\n---\nname: b\nfilter: 'evt.x'\n---\nname: c\nfilter: \"e\\\"x\"\n---\nname: d\nfilter: |\n  evt.x\n";
+        let docs = from_documents::<Doc>(f, text).unwrap();
+        let cols: Vec<(u32, u32)> =
+            docs.iter().flatten().map(|d| d.filter.as_ref().map(|e| (e.line, e.col)).unwrap()).collect();
+        assert_eq!(cols, [(2, 9), (5, 10), (8, 10), (12, 3)]);
+    }
+
+    #[test]
+    fn every_broken_document_is_reported() {
+        let f = Path::new("p.yaml");
+        let text = "name: a\nfiltre: x\n---\nname: b\nfilter: ok\n---\nname: c\nnope: 1\n";
+        let (docs, errors) = from_documents_each::<Doc>(f, text);
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("p.yaml:2:1: unknown field `filtre`"), "{}", msgs[0]);
+        assert!(msgs[1].starts_with("p.yaml:8:1: unknown field `nope`"), "{}", msgs[1]);
+        let good: Vec<&Doc> = docs.iter().flatten().collect();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].filter.as_ref().map(|e| (e.line, e.col)), Some((5, 9)));
+        // A file that parses takes the fast path and reports nothing.
+        let (docs, errors) = from_documents_each::<Doc>(f, "name: a\n---\nname: b\n");
+        assert!(errors.is_empty());
+        assert_eq!(docs.iter().flatten().count(), 2);
     }
 
     #[test]

@@ -147,6 +147,10 @@ impl PatternLibrary {
     /// already exists the first definition is kept and the returned warning says so (CrowdSec logs it and goes on).
     pub fn add_pattern_syntax(&mut self, name: &str, body: &str) -> Result<Option<String>, GrokError> {
         if let Some(prev) = self.defs.get(name) {
+            // Several parsers often carry the same helper pattern: the same body again changes nothing.
+            if prev.body == body {
+                return Ok(None);
+            }
             return Ok(Some(format!(
                 "grok pattern {name} is already defined ({}); keeping the first definition",
                 prev.origin
@@ -421,6 +425,8 @@ mod tests {
         assert_eq!(lib.add_pattern_syntax("MINE", r"\d{3}").unwrap(), None);
         let warn = lib.add_pattern_syntax("MINE", r"x").unwrap().unwrap();
         assert!(warn.contains("MINE") && warn.contains("first"), "{warn}");
+        // The same body again is no redefinition.
+        assert_eq!(lib.add_pattern_syntax("MINE", r"\d{3}").unwrap(), None);
         assert!(lib.add_pattern_syntax("IP", "x").unwrap().is_some());
         assert_eq!(caps(&lib, "%{MINE:m}", "ab 1234").unwrap(), pairs(&[("m", "123")]));
         // Only names defined before may be referenced.

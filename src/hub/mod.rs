@@ -182,6 +182,11 @@ impl HubIndex {
         Ok(idx)
     }
 
+    /// Whether `name` is an item name of the index (not a path).
+    pub fn has_name(&self, kind: ItemKind, name: &str) -> bool {
+        self.entries.contains_key(&(kind, name.trim().to_string()))
+    }
+
     /// Resolves a hubtest-style reference: an item name (`crowdsecurity/sshd-logs`) through the index, or a path
     /// relative to the hub root (`./parsers/s01-parse/x/y.yaml`, leading `/` tolerated), or relative to `extra_dir`
     /// (a test case's own folder).

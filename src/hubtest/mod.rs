@@ -6,6 +6,8 @@
 
 pub mod assert;
 pub mod case;
+pub mod create;
+pub mod generate;
 pub mod results;
 
 use std::path::{Path, PathBuf};

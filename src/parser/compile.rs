@@ -24,8 +24,9 @@ pub struct NodeCompiler<'a> {
     pub patterns: &'a mut PatternLibrary,
     pub data_dir: &'a Path,
     pub errors: &'a mut ConfigErrors,
-    /// Warnings worth telling the user (pattern redefinitions, skipped documents).
-    pub warnings: &'a mut Vec<String>,
+    /// Warnings worth telling the user (pattern redefinitions, skipped documents, missing data files, unknown
+    /// enricher methods).
+    pub warnings: &'a mut Vec<ConfigError>,
 }
 
 impl NodeCompiler<'_> {
@@ -36,7 +37,7 @@ impl NodeCompiler<'_> {
         {
             let (l, c) = position(spec);
             // CrowdSec skips such a node with an error log rather than failing the whole load.
-            self.warnings.push(format!("{}:{l}:{c}: node skipped: {e}", file.display()));
+            self.warnings.push(ConfigError::new(file, l, c, format!("node skipped: {e}")));
             return None;
         }
         let before = self.errors.0.len();
@@ -81,7 +82,7 @@ impl NodeCompiler<'_> {
         }
         for (pname, body) in s.pattern_syntax.iter().flat_map(|m| m.0.iter()) {
             match self.patterns.add_pattern_syntax(pname, body) {
-                Ok(Some(w)) => self.warnings.push(format!("{}:{}: {w}", file.display(), pos.0)),
+                Ok(Some(w)) => self.warnings.push(ConfigError::new(file, pos.0, pos.1, w)),
                 Ok(None) => {}
                 Err(e) => self.err(file, pos, format!("pattern_syntax {pname}: {e}")),
             }
@@ -210,8 +211,21 @@ impl NodeCompiler<'_> {
                 },
                 _ => None,
             };
-            let target = if let Some(m) = st.method.as_deref().filter(|m| !m.is_empty()) {
-                Some(Target::Method(Arc::from(m)))
+            let target = if let Some(m) = st.method.as_ref().filter(|m| !m.is_blank()) {
+                if !crate::parser::enrich::Enrichers::NAMES.contains(&m.src.as_str()) {
+                    // CrowdSec ignores an unknown method at run time (debug log only): say it once, at load.
+                    self.warnings.push(ConfigError::at_expr(
+                        file,
+                        m,
+                        0,
+                        format!(
+                            "statics: unknown enricher method {:?} (known: {}); it will do nothing",
+                            m.src,
+                            crate::parser::enrich::Enrichers::NAMES.join(", ")
+                        ),
+                    ));
+                }
+                Some(Target::Method(Arc::from(m.src.as_str())))
             } else if let Some(k) = st.meta.as_deref().filter(|k| !k.is_empty()) {
                 Some(Target::Meta(Arc::from(k)))
             } else if let Some(k) = st.parsed.as_deref().filter(|k| !k.is_empty()) {
@@ -258,7 +272,7 @@ impl NodeCompiler<'_> {
         };
         if let Err(e) = self.env.services().data.load(dest, kind, self.data_dir) {
             // CrowdSec logs and goes on: File() of a missing list is empty.
-            self.warnings.push(format!("{}:{}: data file {dest}: {e}", file.display(), pos.0));
+            self.warnings.push(ConfigError::new(file, pos.0, pos.1, format!("data file {dest}: {e}")));
         }
     }
 }

@@ -64,7 +64,8 @@ pub struct StaticSpec {
     pub parsed: Option<String>,
     pub meta: Option<String>,
     pub enriched: Option<String>,
-    pub method: Option<String>,
+    /// An enricher name; kept with its position so an unknown one can be pointed at.
+    pub method: Option<Expr>,
     pub expression: Option<Expr>,
     pub value: Option<ScalarText>,
 }
@@ -104,9 +105,20 @@ pub struct DataSpec {
     pub cache: Option<bool>,
 }
 
-/// Reads every node document of a parser/postoverflow file, skipping empty documents (spec §2.2).
-pub fn read_node_file(path: &std::path::Path) -> Result<Vec<Located<NodeSpec>>, crate::config::yaml::ConfigError> {
-    let text = crate::config::yaml::read_file(path)?;
-    let docs = crate::config::yaml::from_documents::<Located<NodeSpec>>(path, &text)?;
-    Ok(docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect())
+/// Reads every node document of a parser/postoverflow file, skipping empty documents (spec §2.2). Every broken
+/// document is reported, not only the first.
+pub fn read_node_file(path: &std::path::Path) -> Result<Vec<Located<NodeSpec>>, crate::config::yaml::ConfigErrors> {
+    let (docs, errors) = read_node_file_each(path);
+    crate::config::yaml::ConfigErrors(errors).into_result(docs)
+}
+
+/// The documents of a node file that read, and the problems of those that did not (a linter checks the former
+/// and reports the latter).
+pub fn read_node_file_each(path: &std::path::Path) -> (Vec<Located<NodeSpec>>, Vec<crate::config::yaml::ConfigError>) {
+    let text = match crate::config::yaml::read_file(path) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), vec![e]),
+    };
+    let (docs, errors) = crate::config::yaml::from_documents_each::<Located<NodeSpec>>(path, &text);
+    (docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect(), errors)
 }

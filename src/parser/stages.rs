@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::config::yaml::ConfigErrors;
 use crate::event::Event;
 use crate::hub::ItemFile;
-use crate::parser::spec::read_node_file;
+use crate::parser::spec::read_node_file_each;
 
 use super::compile::NodeCompiler;
 use super::node::{Node, Outcome, StageNames};
@@ -42,13 +42,10 @@ impl Stages {
         let mut stages: Vec<Stage> = Vec::new();
         for item in items {
             let stage_name = item.stage.clone().unwrap_or_default();
-            let docs = match read_node_file(&item.path) {
-                Ok(d) => d,
-                Err(e) => {
-                    compiler.errors.push(e);
-                    continue;
-                }
-            };
+            // A broken document is reported; the file's other documents are still compiled, so every problem
+            // shows up in one pass.
+            let (docs, errors) = read_node_file_each(&item.path);
+            compiler.errors.0.extend(errors);
             for doc in &docs {
                 if let Some(node) = compiler.compile(&item.path, doc) {
                     match stages.iter_mut().find(|s| *s.name == *stage_name) {

@@ -13,7 +13,7 @@ use crate::parser::enrich::{Clock, EnrichConfig, Enrichers, RdnsConfig, SystemCl
 use crate::parser::runtime::ParserCounters;
 use crate::parser::stages::Stages;
 use crate::scenario::compile::{Scenario, ScenarioCompiler};
-use crate::scenario::spec::read_scenario_file;
+use crate::scenario::spec::read_scenario_file_each;
 
 use super::Pipeline;
 
@@ -113,8 +113,16 @@ fn select(items: Vec<ItemFile>, patterns: &[String]) -> Vec<ItemFile> {
 /// Compiles a pipeline. Errors are collected across all items; any error fails the build (a security daemon
 /// should not start with half its detections silently missing), warnings are kept in `Pipeline::warnings`.
 pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
+    let (pipeline, errors) = build_all(opts);
+    errors.into_result(pipeline)
+}
+
+/// Compiles everything that compiles and returns it with every error found: the items with errors are left out
+/// of the pipeline. For tools that report problems (`lint`) and then look at what did load; the daemon uses
+/// [`build`].
+pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
     let mut errors = ConfigErrors::default();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<ConfigError> = Vec::new();
 
     let mut find = |kind: ItemKind, sel: &[String]| -> Vec<ItemFile> {
         let mut items = if opts.only_extra {
@@ -188,6 +196,7 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
     };
 
     let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut seen: std::collections::HashMap<Arc<str>, String> = std::collections::HashMap::new();
     {
         let mut c = ScenarioCompiler {
             services: Arc::clone(&services),
@@ -196,22 +205,20 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
             warnings: &mut warnings,
         };
         for item in &scenario_items {
-            match read_scenario_file(&item.path) {
-                Ok(docs) => {
-                    for d in &docs {
-                        if let Some(s) = c.compile(&item.path, d) {
-                            scenarios.push(s);
-                        }
+            let (docs, errors) = read_scenario_file_each(&item.path);
+            c.errors.0.extend(errors);
+            for d in &docs {
+                if let Some(s) = c.compile(&item.path, d) {
+                    if let Some(first) = seen.get(&s.name) {
+                        let (l, col) = crate::config::yaml::position(d);
+                        let msg = format!("scenario {} is defined more than once (first at {first})", s.name);
+                        c.warnings.push(ConfigError::new(&item.path, l, col, msg));
+                    } else {
+                        seen.insert(Arc::clone(&s.name), s.origin.to_string());
                     }
+                    scenarios.push(s);
                 }
-                Err(e) => c.errors.push(e),
             }
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    for s in &scenarios {
-        if !seen.insert(s.name.clone()) {
-            warnings.push(format!("{}: scenario {} is defined more than once", s.origin, s.name));
         }
     }
 
@@ -223,10 +230,7 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
         Some(y) => Box::new(YearClock(y)),
         None => Box::new(SystemClock),
     };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Pipeline {
+    let pipeline = Pipeline {
         services,
         parsers,
         postoverflows,
@@ -237,7 +241,8 @@ pub fn build(opts: &BuildOptions) -> Result<Pipeline, ConfigErrors> {
         warnings,
         parser_files: parser_items.into_iter().map(|i| i.path).collect(),
         scenario_files: scenario_items.into_iter().map(|i| i.path).collect(),
-    })
+    };
+    (pipeline, errors)
 }
 
 /// The wall clock in a pinned year: what year-less dates get (`--year`), while everything else keeps real time.

@@ -19,7 +19,7 @@ use crate::parser::stages::{Stages, Tracer};
 use crate::scenario::compile::Scenario;
 use crate::scenario::manager::{Buckets, PourReport};
 
-pub use build::{BuildOptions, Selection, build};
+pub use build::{BuildOptions, Selection, build, build_all};
 
 /// A compiled pipeline.
 pub struct Pipeline {
@@ -30,8 +30,8 @@ pub struct Pipeline {
     pub enrichers: Enrichers,
     pub clock: Box<dyn Clock>,
     pub counters: ParserCounters,
-    /// Non-fatal problems found while building.
-    pub warnings: Vec<String>,
+    /// Non-fatal problems found while building, with their positions.
+    pub warnings: Vec<crate::config::yaml::ConfigError>,
     pub parser_files: Vec<PathBuf>,
     pub scenario_files: Vec<PathBuf>,
 }

@@ -124,7 +124,7 @@ pub struct ScenarioCompiler<'a> {
     pub services: Arc<expr::Services>,
     pub data_dir: &'a Path,
     pub errors: &'a mut ConfigErrors,
-    pub warnings: &'a mut Vec<String>,
+    pub warnings: &'a mut Vec<ConfigError>,
 }
 
 impl ScenarioCompiler<'_> {
@@ -158,7 +158,7 @@ impl ScenarioCompiler<'_> {
         if let Some(f) = &s.format
             && let Err(e) = check_format(&f.text)
         {
-            self.warnings.push(format!("{}:{}:{}: scenario skipped: {e}", file.display(), pos.0, pos.1));
+            self.warnings.push(ConfigError::new(file, pos.0, pos.1, format!("scenario skipped: {e}")));
             return None;
         }
         let name = s.name.clone().unwrap_or_default();
@@ -271,7 +271,7 @@ impl ScenarioCompiler<'_> {
                 match expr::DataKind::parse(kind) {
                     Some(k) => {
                         if let Err(e) = self.services.data.load(dest, k, self.data_dir) {
-                            self.warnings.push(format!("{}:{}: data file {dest}: {e}", file.display(), pos.0));
+                            self.warnings.push(ConfigError::new(file, pos.0, pos.1, format!("data file {dest}: {e}")));
                         }
                     }
                     None => err(self.errors, format!("scenario {name}: data: unknown type {kind:?}")),

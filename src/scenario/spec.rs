@@ -98,11 +98,23 @@ pub struct AuditField {
     pub expression: Expr,
 }
 
-/// Reads every scenario document of a file, skipping empty documents.
+/// Reads every scenario document of a file, skipping empty documents. Every broken document is reported.
 pub fn read_scenario_file(
     path: &std::path::Path,
-) -> Result<Vec<crate::config::yaml::Located<ScenarioSpec>>, crate::config::yaml::ConfigError> {
-    let text = crate::config::yaml::read_file(path)?;
-    let docs = crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(path, &text)?;
-    Ok(docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect())
+) -> Result<Vec<crate::config::yaml::Located<ScenarioSpec>>, crate::config::yaml::ConfigErrors> {
+    let (docs, errors) = read_scenario_file_each(path);
+    crate::config::yaml::ConfigErrors(errors).into_result(docs)
+}
+
+/// The documents of a scenario file that read, and the problems of those that did not.
+pub fn read_scenario_file_each(
+    path: &std::path::Path,
+) -> (Vec<crate::config::yaml::Located<ScenarioSpec>>, Vec<crate::config::yaml::ConfigError>) {
+    let text = match crate::config::yaml::read_file(path) {
+        Ok(t) => t,
+        Err(e) => return (Vec::new(), vec![e]),
+    };
+    let (docs, errors) =
+        crate::config::yaml::from_documents_each::<crate::config::yaml::Located<ScenarioSpec>>(path, &text);
+    (docs.into_iter().flatten().filter(|d| !d.value.is_empty_document()).collect(), errors)
 }
