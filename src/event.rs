@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A point in time with the UTC offset it was written with (Go's `time.Time` keeps the offset too, and
@@ -50,11 +51,13 @@ pub fn format_rfc3339(t: &Timestamp) -> String {
 ///
 /// Events hold 5–30 entries per map, so a sorted vector beats a hash map on lookups and clones, and it iterates
 /// in key order, which alerts need (`models.Event.Meta` is key-sorted) and which makes every dump deterministic.
-/// Keys are `Arc<str>` so compiled parsers can insert their interned field names without allocating. A missing
-/// key reads as `""`, Go's zero value for `map[string]string`, through [`FieldMap::get_or_empty`].
+/// Keys are `Arc<str>` so compiled parsers can insert their interned field names without allocating; values are
+/// `CompactString`, which keeps up to 24 bytes inline: most captured values (IPs, ports, users, timestamps) then
+/// cost no allocation at all. A missing key reads as `""`, Go's zero value for `map[string]string`, through
+/// [`FieldMap::get_or_empty`].
 #[derive(Clone, Default)]
 pub struct FieldMap {
-    entries: Vec<(Arc<str>, String)>,
+    entries: Vec<(Arc<str>, CompactString)>,
     /// Bumped on every change: lets a reader cache something derived from the map and tell cheaply whether it
     /// is still valid (the grok prefilter does).
     generation: u32,
@@ -83,13 +86,20 @@ impl FieldMap {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        // Small maps (the common case): a scan comparing lengths first rejects almost every entry without touching
-        // its bytes, cheaper than the string comparisons of a binary search. The order is only needed to insert.
+        // Small maps (the common case): one pass comparing lengths first rejects almost every entry without touching
+        // its bytes, and gives the insertion point of a missing key on the way (the map is sorted).
         if self.entries.len() <= 24 {
             let kb = key.as_bytes();
-            if let Some(i) = self.entries.iter().position(|(k, _)| k.len() == kb.len() && k.as_bytes() == kb) {
-                return Ok(i);
+            let mut insert_at = self.entries.len();
+            for (i, (k, _)) in self.entries.iter().enumerate() {
+                if k.len() == kb.len() && k.as_bytes() == kb {
+                    return Ok(i);
+                }
+                if insert_at == self.entries.len() && k.as_bytes() > kb {
+                    insert_at = i;
+                }
             }
+            return Err(insert_at);
         }
         self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
     }
@@ -108,15 +118,21 @@ impl FieldMap {
     }
 
     /// Sets `key` to `value`, with a key that is already shared (no allocation for the key).
-    pub fn insert_arc(&mut self, key: &Arc<str>, value: String) {
+    pub fn insert_arc(&mut self, key: &Arc<str>, value: impl Into<CompactString>) {
         self.generation = self.generation.wrapping_add(1);
+        let value = value.into();
+        // The same Arc (a compiled parser's field name) usually means the same key: found without comparing bytes.
+        if let Some(e) = self.entries.iter_mut().find(|(k, _)| Arc::ptr_eq(k, key)) {
+            e.1 = value;
+            return;
+        }
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
             Err(i) => self.entries.insert(i, (Arc::clone(key), value)),
         }
     }
 
-    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+    pub fn insert(&mut self, key: &str, value: impl Into<CompactString>) {
         self.generation = self.generation.wrapping_add(1);
         let value = value.into();
         match self.position(key) {
@@ -126,12 +142,12 @@ impl FieldMap {
     }
 
     /// Mutable access to the value of `key`, created empty when missing.
-    pub fn entry_mut(&mut self, key: &str) -> &mut String {
+    pub fn entry_mut(&mut self, key: &str) -> &mut CompactString {
         self.generation = self.generation.wrapping_add(1);
         let i = match self.position(key) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (Arc::from(key), String::new()));
+                self.entries.insert(i, (Arc::from(key), CompactString::default()));
                 i
             }
         };
@@ -140,7 +156,7 @@ impl FieldMap {
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
         self.generation = self.generation.wrapping_add(1);
-        self.position(key).ok().map(|i| self.entries.remove(i).1)
+        self.position(key).ok().map(|i| self.entries.remove(i).1.into_string())
     }
 
     pub fn len(&self) -> usize {
@@ -172,7 +188,7 @@ impl std::fmt::Debug for FieldMap {
     }
 }
 
-impl<K: AsRef<str>, V: Into<String>> FromIterator<(K, V)> for FieldMap {
+impl<K: AsRef<str>, V: Into<CompactString>> FromIterator<(K, V)> for FieldMap {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut m = FieldMap::new();
         for (k, v) in iter {

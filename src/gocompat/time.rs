@@ -353,9 +353,44 @@ fn signed_offset_len(value: &[u8]) -> usize {
 
 /// Parses `value` with the Go `layout`. A layout without year yields year 0.
 pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimeParseError> {
-    let err = |reason: String| TimeParseError { layout: layout.to_string(), value: value.to_string(), reason };
-    let bad = |rest: &[u8]| err(format!("cannot parse {:?}", String::from_utf8_lossy(rest)));
-    let range = |what: &str| err(format!("{what} out of range"));
+    parse_fast(layout, value).map_err(|f| TimeParseError {
+        layout: layout.to_string(),
+        value: value.to_string(),
+        reason: f.describe(value),
+    })
+}
+
+/// Like [`parse`] without the error: what callers that try several layouts in a row use (no allocation on the
+/// layouts that do not match).
+pub fn try_parse(layout: &str, value: &str) -> Option<DateTime<FixedOffset>> {
+    parse_fast(layout, value).ok()
+}
+
+/// Why a value did not match, without allocating.
+enum Fail {
+    /// Cannot parse the value from this byte offset.
+    Cannot(usize),
+    /// Text left over from this byte offset.
+    Extra(usize),
+    Range(&'static str),
+    Msg(&'static str),
+}
+
+impl Fail {
+    fn describe(&self, value: &str) -> String {
+        let rest = |at: usize| String::from_utf8_lossy(&value.as_bytes()[at.min(value.len())..]).into_owned();
+        match self {
+            Fail::Cannot(at) => format!("cannot parse {:?}", rest(*at)),
+            Fail::Extra(at) => format!("extra text: {:?}", rest(*at)),
+            Fail::Range(what) => format!("{what} out of range"),
+            Fail::Msg(m) => (*m).to_string(),
+        }
+    }
+}
+
+fn parse_fast(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, Fail> {
+    let bad = |rest: &[u8]| Fail::Cannot(value.len() - rest.len());
+    let range = |what: &'static str| Fail::Range(what);
 
     let mut lay = layout.as_bytes();
     let mut val = value.as_bytes();
@@ -371,7 +406,7 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
         val = skip(val, prefix).ok_or_else(|| bad(val))?;
         let Some(std) = std else {
             if !val.is_empty() {
-                return Err(err(format!("extra text: {:?}", String::from_utf8_lossy(val))));
+                return Err(Fail::Extra(value.len() - val.len()));
             }
             break;
         };
@@ -465,7 +500,7 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
                     let next = next_chunk(lay).1;
                     if !matches!(next, Some(Std::FracSecond0 { .. } | Std::FracSecond9 { .. })) {
                         let n = 2 + val[2..].iter().take_while(|c| c.is_ascii_digit()).count();
-                        nsec = parse_nanos(val, n).map_err(|r| err(r.to_string()))?;
+                        nsec = parse_nanos(val, n).map_err(Fail::Msg)?;
                         val = &val[n..];
                     }
                 }
@@ -539,7 +574,7 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
                 if val.len() < n {
                     return Err(bad(hold));
                 }
-                nsec = parse_nanos(val, n).map_err(|r| err(r.to_string()))?;
+                nsec = parse_nanos(val, n).map_err(Fail::Msg)?;
                 val = &val[n..];
             }
             Std::FracSecond9 { .. } => {
@@ -547,7 +582,7 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
                     continue; // fraction omitted
                 }
                 let n = 1 + val[1..].iter().take_while(|c| c.is_ascii_digit()).count();
-                nsec = parse_nanos(val, n).map_err(|r| err(r.to_string()))?;
+                nsec = parse_nanos(val, n).map_err(Fail::Msg)?;
                 val = &val[n..];
             }
         }
@@ -563,10 +598,10 @@ pub fn parse(layout: &str, value: &str) -> Result<DateTime<FixedOffset>, TimePar
         let date =
             NaiveDate::from_yo_opt(year, u32::try_from(yday).unwrap_or(0)).ok_or_else(|| range("day-of-year"))?;
         if month >= 0 && month != i64::from(date.month()) {
-            return Err(err("day-of-year does not match month".into()));
+            return Err(Fail::Msg("day-of-year does not match month"));
         }
         if day >= 0 && day != i64::from(date.day()) {
-            return Err(err("day-of-year does not match day".into()));
+            return Err(Fail::Msg("day-of-year does not match day"));
         }
         month = i64::from(date.month());
         day = i64::from(date.day());

@@ -204,7 +204,7 @@ impl NodeCompiler<'_> {
         for st in specs {
             let source = match (&st.value, &st.expression) {
                 // CrowdSec: a literal value wins over an expression.
-                (Some(v), _) => Some(Source::Value(v.text.clone())),
+                (Some(v), _) => Some(Source::Value(v.text.as_str().into())),
                 (None, Some(e)) if !e.is_blank() => match self.expr(file, e) {
                     Some(p) => Some(Source::Expr(p)),
                     None => continue,

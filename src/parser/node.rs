@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::event::Event;
+use compact_str::CompactString;
+
+use crate::event::{Event, FieldMap};
 use crate::expr::Program;
 use crate::grok::{Candidates, CompiledGrok, GrokSet};
 
@@ -238,29 +240,36 @@ impl Node {
 
     /// Runs the grok; on a match writes every capture into `Parsed` (unmatched groups as `""`).
     fn run_grok(&self, g: &GrokStep, evt: &mut Event, rt: &Runtime) -> bool {
-        let mut caps: Vec<(Arc<str>, String)> = Vec::new();
         let matched = match &g.source {
             GrokSource::Expr(p) => match rt.eval_text(p, evt) {
-                Ok(text) => captures_into(&g.pattern, &text, &mut caps),
+                Ok(text) => write_captures(&g.pattern, &text, &mut evt.parsed),
                 Err(e) => {
                     ParserCounters::bump(&rt.counters.grok_source_errors);
                     self.trace(evt, &format!("grok expression failed: {e}"));
                     false
                 }
             },
-            src => match src.borrow(evt) {
-                Some(text) => captures_into(&g.pattern, text, &mut caps),
-                None => false,
-            },
+            // Line.Raw and Parsed are different fields: captures go straight into Parsed.
+            GrokSource::Raw => write_captures(&g.pattern, &evt.line.raw, &mut evt.parsed),
+            GrokSource::Parsed(k) => {
+                // The input lives in Parsed itself: collect first (values are inline CompactStrings, no heap
+                // allocation for short ones), then write.
+                let caps = evt.parsed.get(k).and_then(|text| collect_captures(&g.pattern, text));
+                match caps {
+                    Some(caps) => {
+                        for (k, v) in caps {
+                            evt.parsed.insert_arc(&k, v);
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            }
         };
         if !matched {
             self.trace(evt, "grok did not match");
-            return false;
         }
-        for (k, v) in caps {
-            evt.parsed.insert_arc(&k, v);
-        }
-        true
+        matched
     }
 
     fn run_stash(&self, evt: &mut Event, rt: &Runtime) {
@@ -314,15 +323,26 @@ impl InputStamp {
     }
 }
 
-/// Runs `pattern` on `text`; on a match, appends every semantic and its value (`""` for groups that did not take
-/// part). A match without any semantic counts as no match (grokky returns an empty map).
-fn captures_into(pattern: &CompiledGrok, text: &str, out: &mut Vec<(Arc<str>, String)>) -> bool {
+/// Runs `pattern` on `text`; on a match, writes every semantic and its value (`""` for groups that did not take
+/// part) into `parsed`. A match without any semantic counts as no match (grokky returns an empty map).
+fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap) -> bool {
     let Some(caps) = pattern.captures(text) else { return false };
     if caps.is_empty() {
         return false;
     }
-    out.extend(caps.iter().map(|(k, v)| (Arc::clone(k), v.into_owned())));
+    for (k, v) in caps.iter() {
+        parsed.insert_arc(k, CompactString::from(&*v));
+    }
     true
+}
+
+/// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`).
+fn collect_captures(pattern: &CompiledGrok, text: &str) -> Option<Vec<(Arc<str>, CompactString)>> {
+    let caps = pattern.captures(text)?;
+    if caps.is_empty() {
+        return None;
+    }
+    Some(caps.iter().map(|(k, v)| (Arc::clone(k), CompactString::from(&*v))).collect())
 }
 
 /// Builds the children prefilter when at least `min` children grok the same borrowed input.

@@ -7,7 +7,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::Event;
-use crate::expr::{EvalArena, Program, Scope, Services};
+use compact_str::CompactString;
+
+use crate::expr::{EvalArena, Program, Scope, Services, Value};
 
 use super::enrich::{Clock, Enrichers};
 use super::statics::StaticEvalError;
@@ -52,12 +54,14 @@ impl Runtime<'_> {
     }
 
     /// Evaluates a statics expression with CrowdSec's conversion rules: `Ok(None)` = skip the static.
-    pub fn eval_static(&self, p: &Program, evt: &mut Event) -> Result<Option<String>, StaticEvalError> {
+    pub fn eval_static(&self, p: &Program, evt: &mut Event) -> Result<Option<CompactString>, StaticEvalError> {
         let arena = EvalArena::new();
         let (result, mutations) = {
             let mut scope = Scope::new(self.services).with_evt(evt).with_arena(&arena);
             let r = match p.eval(&mut scope) {
-                Ok(v) => v.to_static_string().map_err(StaticEvalError::Type),
+                // Text straight into an inline string: most static values are short, no allocation.
+                Ok(Value::Str(s)) => Ok(Some(CompactString::from(&*s))),
+                Ok(v) => v.to_static_string().map(|o| o.map(CompactString::from)).map_err(StaticEvalError::Type),
                 Err(e) => Err(StaticEvalError::Runtime(e.to_string())),
             };
             (r, scope.take_mutations())
@@ -72,7 +76,7 @@ impl Runtime<'_> {
     /// as statics write them; anything else is an error.
     pub fn eval_text(&self, p: &Program, evt: &mut Event) -> Result<String, String> {
         match self.eval_static(p, evt) {
-            Ok(Some(s)) => Ok(s),
+            Ok(Some(s)) => Ok(s.into_string()),
             Ok(None) => Err("expression returned no text".to_string()),
             Err(StaticEvalError::Runtime(m)) | Err(StaticEvalError::Type(m)) => Err(m),
         }

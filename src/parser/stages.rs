@@ -102,7 +102,9 @@ impl Stages {
             evt.stage.push_str(&self.stages[0].name);
         }
         if evt.time.is_none() {
-            evt.time = Some(rt.services.now());
+            // CrowdSec sets "now" here. The time the line was read is that, give or take the queueing, and saves a
+            // clock call per line; a line without one (Go's zero time) gets the clock.
+            evt.time = Some(if evt.line.time == crate::event::zero_time() { rt.services.now() } else { evt.line.time });
         }
         let names = StageNames(&self.names);
         for (i, stage) in self.stages.iter().enumerate() {

@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::event::Event;
 use crate::expr::Program;
 
@@ -177,7 +179,7 @@ fn split_path(p: &str) -> Option<Vec<String>> {
 /// Where a static's value comes from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    Value(String),
+    Value(CompactString),
     Expr(Program),
 }
 
@@ -195,7 +197,7 @@ pub struct StaticError(pub String);
 
 impl Static {
     pub fn apply(&self, evt: &mut Event, rt: &Runtime) -> Result<(), StaticError> {
-        let value = match &self.source {
+        let value: CompactString = match &self.source {
             Source::Value(v) => v.clone(),
             Source::Expr(p) => match rt.eval_static(p, evt) {
                 Ok(Some(v)) => v,
@@ -227,7 +229,7 @@ impl Static {
                 Ok(())
             }
             Target::Field(f) => {
-                f.set(evt, value);
+                f.set(evt, value.into_string());
                 Ok(())
             }
         }

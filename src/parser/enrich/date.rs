@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use super::{EnrichContext, EnrichOutput, Enricher};
 use crate::event::{Timestamp, format_rfc3339, zero_time};
-use crate::gocompat::time::parse;
+use crate::gocompat::time::try_parse;
 
 /// The layouts tried after `StrTimeFormat`, in CrowdSec's order.
 pub const DATE_LAYOUTS: [&str; 16] = [
@@ -60,7 +60,7 @@ pub struct ParsedDate {
 
 /// Go's `parseDateWithFormat`: parse, add the current year to a year-0 date, print with `MarshalText`.
 fn with_layout(value: &str, layout: &str, now: &DateTime<Utc>) -> Option<(String, Timestamp)> {
-    let t = parse(layout, value).ok()?;
+    let t = try_parse(layout, value)?;
     // Go treats the zero time as "no date".
     if t == zero_time() {
         return None;
