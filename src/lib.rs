@@ -5,17 +5,21 @@
 //! See `docs/architecture.md` for the tour.
 
 pub mod acquisition;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decisions;
 pub mod event;
 pub mod expr;
 pub mod gocompat;
 pub mod grok;
 pub mod hub;
 pub mod hubtest;
+pub mod metrics;
 pub mod output;
 pub mod parser;
 pub mod pipeline;
 pub mod ratelog;
 pub mod scenario;
+pub mod store;

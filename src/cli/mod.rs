@@ -1,9 +1,14 @@
 //! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
 
+pub mod alerts;
+pub mod bouncers;
 pub mod capture;
 pub mod common;
+pub mod decisions;
 pub mod eval;
 pub mod hubtest;
+pub mod machines;
+pub mod metrics;
 pub mod replay;
 pub mod run;
 
@@ -37,6 +42,16 @@ pub enum Command {
     Hubtest(hubtest::HubtestArgs),
     /// Evaluate an expression (CrowdSec filter syntax) against an event and print the result as JSON.
     Eval(eval::EvalArgs),
+    /// List and inspect the recorded alerts.
+    Alerts(alerts::AlertsArgs),
+    /// List, add and delete decisions (bans) in the store.
+    Decisions(decisions::DecisionsArgs),
+    /// Manage bouncers: API keys for the local API's decision endpoints.
+    Bouncers(bouncers::BouncersArgs),
+    /// Manage machines: credentials of agents that push alerts to the local API.
+    Machines(machines::MachinesArgs),
+    /// Show the running daemon's metrics as tables.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -61,6 +76,11 @@ pub fn main() -> ExitCode {
         Command::Replay(a) => replay::run(a),
         Command::Hubtest(a) => hubtest::run(a),
         Command::Eval(args) => eval::run(args),
+        Command::Alerts(a) => alerts::run(a),
+        Command::Decisions(a) => decisions::run(a),
+        Command::Bouncers(a) => bouncers::run(a),
+        Command::Machines(a) => machines::run(a),
+        Command::Metrics(a) => metrics::run(a),
     }
 }
 

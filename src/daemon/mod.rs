@@ -71,6 +71,8 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     for w in &pipeline.warnings {
         tracing::warn!("{w}");
     }
+    // Alert store, profiles → decisions, local API and /metrics (docs/api.md).
+    let lapi = crate::api::Lapi::start(&settings, &pipeline).await?;
     let sources = match &opts.stdin_type {
         Some(t) => {
             let mut labels = FieldMap::new();
@@ -90,6 +92,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     if finite {
         manager.seal();
     }
+    lapi.set_sources(&manager.sources());
 
     let mut engine = Engine::new(Arc::clone(&pipeline));
     let bucket_file = settings.state.join("buckets.json");
@@ -132,16 +135,18 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 if let Some(a) = ack {
                     a.commit();
                 }
-                deliver(&mut opts.sink, &mut alerts, &mut summary);
+                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
             }
             _ = tick.tick() => {
                 engine.tick(chrono::Utc::now().fixed_offset(), &mut alerts);
-                deliver(&mut opts.sink, &mut alerts, &mut summary);
+                lapi.on_tick(&engine.buckets);
+                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
                 if let Some(p) = &acquis_path && !stopping {
                     let m = mtime(p);
                     if m != acquis_mtime {
                         acquis_mtime = m;
                         reload(&mut manager, p).await;
+                        lapi.set_sources(&manager.sources());
                     }
                 }
             }
@@ -149,6 +154,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 if let Some(p) = &acquis_path {
                     tracing::info!("SIGHUP: reloading {}", p.display());
                     reload(&mut manager, p).await;
+                    lapi.set_sources(&manager.sources());
                 }
             }
             _ = sigint.recv(), if !stopping => {
@@ -173,13 +179,15 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
         tracing::error!("saving bucket state {}: {e}", bucket_file.display());
     }
     opts.sink.close();
+    lapi.shutdown().await;
     summary.stats = engine.stats.clone();
     Ok(summary)
 }
 
-fn deliver(sink: &mut Box<dyn AlertSink>, alerts: &mut Vec<Event>, summary: &mut RunSummary) {
+fn deliver(sink: &mut Box<dyn AlertSink>, lapi: &crate::api::Lapi, alerts: &mut Vec<Event>, summary: &mut RunSummary) {
     for a in alerts.drain(..) {
         summary.alerts += 1;
+        lapi.on_alert(&a);
         sink.alert(&a);
     }
 }
