@@ -120,22 +120,22 @@ pub fn run(a: AlertsArgs) -> ExitCode {
                 print_json(&a);
                 return ExitCode::SUCCESS;
             }
-            println!("################################################################################################");
-            println!(" - ID           : {}", a.id);
-            println!(" - Date         : {}", a.created_at);
-            println!(" - Machine      : {}", a.machine_id);
-            println!(" - Simulation   : {}", a.simulated);
-            println!(" - Reason       : {}", a.scenario);
-            println!(" - Events Count : {}", a.events_count);
-            println!(" - Scope:Value  : {}:{}", a.source.scope, a.source.value);
-            println!(" - Message      : {}", a.message);
-            println!(" - Begin        : {}", a.start_at);
-            println!(" - End          : {}", a.stop_at);
-            println!(" - UUID         : {}", a.uuid);
+            crate::outln!("################################################################################################");
+            crate::outln!(" - ID           : {}", a.id);
+            crate::outln!(" - Date         : {}", a.created_at);
+            crate::outln!(" - Machine      : {}", a.machine_id);
+            crate::outln!(" - Simulation   : {}", a.simulated);
+            crate::outln!(" - Reason       : {}", a.scenario);
+            crate::outln!(" - Events Count : {}", a.events_count);
+            crate::outln!(" - Scope:Value  : {}:{}", a.source.scope, a.source.value);
+            crate::outln!(" - Message      : {}", a.message);
+            crate::outln!(" - Begin        : {}", a.start_at);
+            crate::outln!(" - End          : {}", a.stop_at);
+            crate::outln!(" - UUID         : {}", a.uuid);
             if !a.notifications.is_empty() {
-                println!(" - Notify       : {}", a.notifications.join(", "));
+                crate::outln!(" - Notify       : {}", a.notifications.join(", "));
             }
-            println!();
+            crate::outln!();
             let rows = a
                 .decisions
                 .iter()
@@ -143,9 +143,9 @@ pub fn run(a: AlertsArgs) -> ExitCode {
                 .collect();
             print_table("Active Decisions", &["ID", "Scope:Value", "Action", "Expiration", "Origin"], rows, "No decisions");
             for (i, e) in a.events.iter().enumerate() {
-                println!("\n - Event {} ({}):", i + 1, e.timestamp);
+                crate::outln!("\n - Event {} ({}):", i + 1, e.timestamp);
                 for m in &e.meta {
-                    println!("     {:<20} {}", m.key, m.value);
+                    crate::outln!("     {:<20} {}", m.key, m.value);
                 }
             }
             ExitCode::SUCCESS

@@ -51,7 +51,7 @@ pub fn run(a: BouncersArgs) -> ExitCode {
             if json {
                 print_json(&serde_json::json!({"name": name, "api_key": key}));
             } else {
-                println!("API key for '{name}':\n\n   {key}\n\nPlease keep it safe, you won't be able to retrieve it!");
+                crate::outln!("API key for '{name}':\n\n   {key}\n\nPlease keep it safe, you won't be able to retrieve it!");
             }
             ExitCode::SUCCESS
         }
@@ -82,7 +82,7 @@ pub fn run(a: BouncersArgs) -> ExitCode {
         }
         BouncersCommand::Delete { name } => match store.delete_bouncer(&name) {
             Ok(true) => {
-                println!("bouncer '{name}' deleted");
+                crate::outln!("bouncer '{name}' deleted");
                 ExitCode::SUCCESS
             }
             Ok(false) => {

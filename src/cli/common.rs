@@ -150,6 +150,15 @@ pub fn peak_rss_kib() -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// `println!` that ignores a closed stdout (`correlator alerts list | head` must not panic).
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// `--config` and `--format` of the store commands (`alerts`, `decisions`, `bouncers`, `machines`).
 #[derive(Debug, Args)]
 pub struct StoreArgs {
@@ -180,7 +189,7 @@ pub fn open_store(
 /// Prints a value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(v: &T) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => crate::outln!("{s}"),
         Err(e) => eprintln!("correlator: {e}"),
     }
 }
@@ -188,7 +197,7 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
 /// Prints a table (box drawing, as cscli does) or a note when it is empty.
 pub fn print_table(title: &str, header: &[&str], rows: Vec<Vec<String>>, empty: &str) {
     if rows.is_empty() {
-        println!("{empty}");
+        crate::outln!("{empty}");
         return;
     }
     let t = crate::metrics::scrape::Table {
@@ -196,7 +205,7 @@ pub fn print_table(title: &str, header: &[&str], rows: Vec<Vec<String>>, empty: 
         header: header.iter().map(|h| h.to_string()).collect(),
         rows,
     };
-    print!("{}", crate::metrics::scrape::render_table(&t));
+    crate::outln!("{}", crate::metrics::scrape::render_table(&t).trim_end());
 }
 
 /// A store error, printed; exit code 1.

@@ -187,7 +187,7 @@ pub fn run(a: DecisionsArgs) -> ExitCode {
                     if json {
                         print_json(&serde_json::json!({"alert_id": id}));
                     } else {
-                        println!("Decision added: {kind} on {scope}:{value} for {} (alert {id})", format_duration(duration));
+                        crate::outln!("Decision added: {kind} on {scope}:{value} for {} (alert {id})", format_duration(duration));
                     }
                     ExitCode::SUCCESS
                 }
@@ -211,7 +211,7 @@ pub fn run(a: DecisionsArgs) -> ExitCode {
                     if json {
                         print_json(&serde_json::json!({"nbDeleted": ended.len()}));
                     } else {
-                        println!("{} decision(s) deleted", ended.len());
+                        crate::outln!("{} decision(s) deleted", ended.len());
                     }
                     ExitCode::SUCCESS
                 }

@@ -52,9 +52,9 @@ pub fn run(a: MachinesArgs) -> ExitCode {
                 let pw = generated.then_some(password);
                 print_json(&serde_json::json!({"machine_id": machine_id, "password": pw}));
             } else if generated {
-                println!("Machine '{machine_id}' added. Password (shown only once):\n\n   {password}\n");
+                crate::outln!("Machine '{machine_id}' added. Password (shown only once):\n\n   {password}\n");
             } else {
-                println!("Machine '{machine_id}' added.");
+                crate::outln!("Machine '{machine_id}' added.");
             }
             ExitCode::SUCCESS
         }
@@ -89,7 +89,7 @@ pub fn run(a: MachinesArgs) -> ExitCode {
         }
         MachinesCommand::Delete { machine_id } => match store.delete_machine(&machine_id) {
             Ok(true) => {
-                println!("machine '{machine_id}' deleted");
+                crate::outln!("machine '{machine_id}' deleted");
                 ExitCode::SUCCESS
             }
             Ok(false) => {

@@ -56,7 +56,7 @@ pub fn run(a: MetricsArgs) -> ExitCode {
         print_json(&tables);
     } else {
         for t in &tables {
-            println!("{}", scrape::render_table(t));
+            crate::outln!("{}", scrape::render_table(t));
         }
     }
     ExitCode::SUCCESS

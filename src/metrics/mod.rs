@@ -3,8 +3,8 @@
 //! [`ScenarioStats`] per scenario, the live bucket count the daemon publishes, the API's request counters and the
 //! store's decision and alert counts.
 //!
-//! Values are read when `/metrics` is scraped (no copy on the hot path). Encoding is prometheus-client's text
-//! format (OpenMetrics 1.0, which Prometheus and its text parsers read).
+//! Values are read when `/metrics` is scraped (no copy on the hot path) and encoded by metrics-exporter-prometheus
+//! in the Prometheus text format 0.0.4 (what CrowdSec serves; counters are named with their `_total`).
 //!
 //! **Registration point for other components** (listeners, ...): implement [`Collect`] and call
 //! [`Metrics::register`]; your samples are added to every scrape.
@@ -18,10 +18,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::acquisition::manager::SourceInfo;
 use crate::acquisition::metrics::SourceMetrics;
@@ -31,7 +27,7 @@ use crate::scenario::manager::Buckets;
 use crate::store::{Store, now_nanos};
 
 /// Content type of [`Metrics::render`].
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -62,7 +58,7 @@ impl Samples {
         fam.samples.push((labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), v));
     }
 
-    /// A counter sample. `name` is the family name without `_total` (the encoder adds it).
+    /// A counter sample (`name` ends with `_total`, as Prometheus names counters).
     pub fn counter(&mut self, name: &str, help: &str, labels: &[(&str, &str)], v: u64) {
         self.add(name, help, Kind::Counter, labels, v as f64);
     }
@@ -208,17 +204,17 @@ impl Metrics {
     fn collect_sources(&self, s: &mut Samples) {
         for src in read(&self.sources).iter() {
             let m = src.metrics.snapshot();
-            let name = format!("cs_{}source_hits", src.module);
+            let name = format!("cs_{}source_hits_total", src.module);
             let help = format!("Lines read by {} datasources", src.module);
             let labels =
                 [("source", src.name.as_str()), ("datasource_type", src.module), ("acquis_type", &src.acquis_type)];
             s.counter(&name, &help, &labels, m.lines);
             let pl = [("source", src.name.as_str()), ("type", src.module), ("acquis_type", &src.acquis_type)];
-            s.counter("cs_parser_hits", "Lines entering parsing", &pl, m.parsed_ok + m.parsed_ko);
-            s.counter("cs_parser_hits_ok", "Lines parsed", &pl, m.parsed_ok);
-            s.counter("cs_parser_hits_ko", "Lines no parser accepted", &pl, m.parsed_ko);
-            s.counter("correlator_source_bytes", "Bytes read per datasource", &labels, m.bytes);
-            s.counter("correlator_source_errors", "Read errors per datasource", &labels, m.errors);
+            s.counter("cs_parser_hits_total", "Lines entering parsing", &pl, m.parsed_ok + m.parsed_ko);
+            s.counter("cs_parser_hits_ok_total", "Lines parsed", &pl, m.parsed_ok);
+            s.counter("cs_parser_hits_ko_total", "Lines no parser accepted", &pl, m.parsed_ko);
+            s.counter("correlator_source_bytes_total", "Bytes read per datasource", &labels, m.bytes);
+            s.counter("correlator_source_errors_total", "Read errors per datasource", &labels, m.errors);
         }
     }
 
@@ -228,9 +224,9 @@ impl Metrics {
             stages.for_each_node(|stage, n| {
                 let l = [("name", &*n.name), ("stage", stage)];
                 let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-                s.counter("cs_node_hits", "Events entering a parser node", &l, g(&n.stats.hits));
-                s.counter("cs_node_hits_ok", "Events a parser node succeeded on", &l, g(&n.stats.ok));
-                s.counter("cs_node_hits_ko", "Events a parser node failed on", &l, g(&n.stats.ko));
+                s.counter("cs_node_hits_total", "Events entering a parser node", &l, g(&n.stats.hits));
+                s.counter("cs_node_hits_ok_total", "Events a parser node succeeded on", &l, g(&n.stats.ok));
+                s.counter("cs_node_hits_ko_total", "Events a parser node failed on", &l, g(&n.stats.ko));
             });
         };
         node(&p.parsers);
@@ -239,41 +235,41 @@ impl Metrics {
         for (i, sc) in p.scenarios.iter().enumerate() {
             let l = [("name", &*sc.name)];
             let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-            s.counter("cs_bucket_poured", "Events poured into a scenario", &l, g(&sc.stats.poured));
-            s.counter("cs_bucket_overflowed", "Scenario overflows", &l, g(&sc.stats.overflows));
-            s.counter("cs_bucket_instantiation", "Bucket instances created", &l, g(&sc.stats.instantiated));
-            s.counter("cs_bucket_underflowed", "Bucket instances that expired empty", &l, g(&sc.stats.underflows));
-            s.counter("cs_bucket_canceled", "Bucket instances canceled (cancel_on)", &l, g(&sc.stats.canceled));
+            s.counter("cs_bucket_poured_total", "Events poured into a scenario", &l, g(&sc.stats.poured));
+            s.counter("cs_bucket_overflowed_total", "Scenario overflows", &l, g(&sc.stats.overflows));
+            s.counter("cs_bucket_instantiation_total", "Bucket instances created", &l, g(&sc.stats.instantiated));
+            s.counter("cs_bucket_underflowed_total", "Bucket instances that expired empty", &l, g(&sc.stats.underflows));
+            s.counter("cs_bucket_canceled_total", "Bucket instances canceled (cancel_on)", &l, g(&sc.stats.canceled));
             s.gauge("cs_buckets", "Live bucket instances", &l, live.get(i).copied().unwrap_or(0) as f64);
         }
     }
 
     fn collect_api(&self, s: &mut Samples) {
         for ((route, method), n) in self.api.routes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            s.counter("cs_lapi_route_requests", "Local API requests", &[("route", route), ("method", method)], *n);
+            s.counter("cs_lapi_route_requests_total", "Local API requests", &[("route", route), ("method", method)], *n);
         }
         for ((b, route, method), n) in self.api.bouncers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let l = [("bouncer", b.as_str()), ("route", route), ("method", method)];
-            s.counter("cs_lapi_bouncer_requests", "Local API requests by bouncer", &l, *n);
+            s.counter("cs_lapi_bouncer_requests_total", "Local API requests by bouncer", &l, *n);
         }
         for ((m, route, method), n) in self.api.machines.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let l = [("machine", m.as_str()), ("route", route), ("method", method)];
-            s.counter("cs_lapi_machine_requests", "Local API requests by machine", &l, *n);
+            s.counter("cs_lapi_machine_requests_total", "Local API requests by machine", &l, *n);
         }
         for (b, (empty, nonempty)) in self.api.answers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            s.counter("cs_lapi_decisions_ko", "Decision queries with no decision", &[("bouncer", b)], *empty);
-            s.counter("cs_lapi_decisions_ok", "Decision queries with decisions", &[("bouncer", b)], *nonempty);
+            s.counter("cs_lapi_decisions_ko_total", "Decision queries with no decision", &[("bouncer", b)], *empty);
+            s.counter("cs_lapi_decisions_ok_total", "Decision queries with decisions", &[("bouncer", b)], *nonempty);
         }
         if let Some(p) = read(&self.processor).as_ref() {
             let st: &ProcessorStats = &p.stats;
-            s.counter("correlator_alerts_recorded", "Alerts recorded in the store", &[], st.alerts.load(Ordering::Relaxed));
+            s.counter("correlator_alerts_recorded_total", "Alerts recorded in the store", &[], st.alerts.load(Ordering::Relaxed));
             s.counter(
-                "correlator_decisions_created",
+                "correlator_decisions_created_total",
                 "Decisions created by profiles or by hand",
                 &[],
                 st.decisions.load(Ordering::Relaxed),
             );
-            s.counter("correlator_store_errors", "Alerts that could not be recorded", &[], st.errors.load(Ordering::Relaxed));
+            s.counter("correlator_store_errors_total", "Alerts that could not be recorded", &[], st.errors.load(Ordering::Relaxed));
         }
     }
 
@@ -293,42 +289,34 @@ impl Metrics {
         }
     }
 
-    /// The text exposition (OpenMetrics).
+    /// The Prometheus text exposition (format 0.0.4, as CrowdSec serves it).
     pub fn render(&self) -> String {
-        let samples = self.collect();
-        let mut registry = prometheus_client::registry::Registry::default();
-        registry.register_collector(Box::new(Rendered(Mutex::new(Some(samples)))));
-        let mut out = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
-            tracing::error!("metrics encoding failed: {e}");
-        }
-        out
+        render_samples(self.collect())
     }
 }
 
-/// One scrape's samples, handed to prometheus-client's encoder.
-#[derive(Debug)]
-struct Rendered(Mutex<Option<Samples>>);
-
-impl prometheus_client::collector::Collector for Rendered {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let samples = self.0.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
-        for (name, fam) in &samples.families {
-            let ty = match fam.kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge => MetricType::Gauge,
-            };
-            let mut me = encoder.encode_descriptor(name, &fam.help, None, ty)?;
-            for (labels, v) in &fam.samples {
-                let fe = me.encode_family(labels)?;
-                match fam.kind {
-                    Kind::Counter => ConstCounter::new(*v as u64).encode(fe)?,
-                    Kind::Gauge => ConstGauge::new(*v).encode(fe)?,
-                }
+/// Encodes one scrape's samples with metrics-exporter-prometheus. A fresh recorder per scrape holds exactly the
+/// samples collected now, so a datasource removed by a reload disappears from the output.
+fn render_samples(samples: Samples) -> String {
+    use metrics::{Key, Label, Metadata, Recorder};
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let meta = Metadata::new(module_path!(), metrics::Level::INFO, None);
+    for (name, fam) in samples.families {
+        let key_name = metrics::KeyName::from(name.clone());
+        match fam.kind {
+            Kind::Counter => recorder.describe_counter(key_name, None, fam.help.into()),
+            Kind::Gauge => recorder.describe_gauge(key_name, None, fam.help.into()),
+        }
+        for (labels, v) in fam.samples {
+            let labels: Vec<Label> = labels.into_iter().map(|(k, v)| Label::new(k, v)).collect();
+            let key = Key::from_parts(name.clone(), labels);
+            match fam.kind {
+                Kind::Counter => recorder.register_counter(&key, &meta).absolute(v as u64),
+                Kind::Gauge => recorder.register_gauge(&key, &meta).set(v),
             }
         }
-        Ok(())
     }
+    recorder.handle().render()
 }
 
 #[cfg(test)]
@@ -339,7 +327,7 @@ mod tests {
 
     impl Collect for Listener {
         fn collect(&self, out: &mut Samples) {
-            out.counter("correlator_listener_sent", "Alerts sent by listeners", &[("listener", "mail")], 3);
+            out.counter("correlator_listener_sent_total", "Alerts sent by listeners", &[("listener", "mail")], 3);
         }
     }
 
@@ -352,18 +340,17 @@ mod tests {
         m.api.bouncer("fw", "/v1/decisions", "GET");
         m.api.decisions_answer("fw", true);
         let text = m.render();
-        assert!(text.contains("# TYPE cs_lapi_route_requests counter"), "{text}");
+        assert!(text.contains("# TYPE cs_lapi_route_requests_total counter"), "{text}");
         assert!(text.contains(r#"cs_lapi_route_requests_total{route="/v1/decisions",method="GET"} 2"#), "{text}");
         assert!(text.contains(r#"correlator_listener_sent_total{listener="mail"} 3"#), "{text}");
         assert!(text.contains(r#"cs_lapi_decisions_ko_total{bouncer="fw"} 1"#), "{text}");
         assert!(text.contains("cs_info{version="), "{text}");
-        assert!(text.trim_end().ends_with("# EOF"));
     }
 
     #[test]
     fn label_values_are_escaped() {
         let mut s = Samples::default();
-        s.counter("x", "h", &[("source", "a\"b\\c\nd")], 1);
+        s.counter("x_total", "h", &[("source", "a\"b\\c\nd")], 1);
         let m = Metrics::new();
         struct Fixed(Mutex<Option<Samples>>);
         impl Collect for Fixed {
