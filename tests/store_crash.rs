@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use correlator::store::{AlertFilter, DecisionFilter, NewAlert, NewDecision, SqliteStore, Source, Store, model::Alert};
+use correlator::store::{AlertFilter, DecisionFilter, NewAlert, NewDecision, Source, SqliteStore, Store, model::Alert};
 
 const TOTAL: usize = 600;
 const KILL_AFTER: usize = 150;

@@ -110,11 +110,8 @@ pub fn verify_token(secret: &[u8], token: &str, now: i64) -> Result<String, Toke
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Malformed);
     };
-    let header: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    let header: serde_json::Value =
+        URL_SAFE_NO_PAD.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     // Only the algorithm we issue: a token claiming "none" or another algorithm is refused before anything else.
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(TokenError::Malformed);
@@ -124,11 +121,8 @@ pub fn verify_token(secret: &[u8], token: &str, now: i64) -> Result<String, Toke
     if !constant_time_eq(&sig, &expected) {
         return Err(TokenError::BadSignature);
     }
-    let claims: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(p)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(TokenError::Malformed)?;
+    let claims: serde_json::Value =
+        URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenError::Malformed)?;
     let exp = claims.get("exp").and_then(|e| e.as_i64()).ok_or(TokenError::Malformed)?;
     if exp <= now {
         return Err(TokenError::Expired);

@@ -97,13 +97,15 @@ impl Server {
             let Some(state) = state.clone() else {
                 return Err("api.enabled needs the store (store.enabled: true)".to_string());
             };
-            let addr: SocketAddr = api.listen.parse().map_err(|_| format!("api.listen: bad address {:?}", api.listen))?;
+            let addr: SocketAddr =
+                api.listen.parse().map_err(|_| format!("api.listen: bad address {:?}", api.listen))?;
             if !is_loopback(&addr) && !api.listen_explicit {
                 return Err(format!("api.listen: {addr} is not a loopback address; write it in the configuration"));
             }
             let app = routes::router(state, api.max_body_bytes, api.metrics);
-            let listener =
-                tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("local API: cannot listen on {addr}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("local API: cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             api_addr = Some(local);
             let rx = stop_rx.clone();
@@ -137,20 +139,20 @@ impl Server {
         }
         if let Some(l) = &api.prometheus_listen {
             let addr: SocketAddr = l.parse().map_err(|_| format!("prometheus.listen: bad address {l:?}"))?;
-            let listener =
-                tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
             metrics_addr = Some(listener.local_addr().map_err(|e| e.to_string())?);
-            let app = axum::Router::new()
-                .route(
-                    "/metrics",
-                    axum::routing::get(move || {
-                        let m = Arc::clone(&metrics);
-                        async move {
-                            let text = tokio::task::spawn_blocking(move || m.render()).await.unwrap_or_default();
-                            ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
-                        }
-                    }),
-                );
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let m = Arc::clone(&metrics);
+                    async move {
+                        let text = tokio::task::spawn_blocking(move || m.render()).await.unwrap_or_default();
+                        ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
+                    }
+                }),
+            );
             let rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped(rx)).await {

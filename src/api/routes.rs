@@ -255,7 +255,10 @@ async fn post_alerts(State(st): State<Shared>, headers: HeaderMap, body: Bytes) 
     let alerts: Vec<Alert> = serde_json::from_slice(&body).map_err(|e| bad_request(e.to_string()))?;
     for a in &alerts {
         if a.source.scope.trim().is_empty() || a.source.value.trim().is_empty() {
-            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "source.scope and source.value are required".into()));
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "source.scope and source.value are required".into(),
+            ));
         }
     }
     let p = Arc::clone(&st.processor);

@@ -49,7 +49,12 @@ pub fn run(a: AlertsArgs) -> ExitCode {
     let now = now_nanos();
     match a.command {
         AlertsCommand::List { ip, range, scenario, since, limit } => {
-            let mut f = AlertFilter { scenario, limit: (limit > 0).then_some(limit), include_simulated: true, ..Default::default() };
+            let mut f = AlertFilter {
+                scenario,
+                limit: (limit > 0).then_some(limit),
+                include_simulated: true,
+                ..Default::default()
+            };
             if let Some(v) = &ip {
                 match IpInterval::parse(v) {
                     Some(i) => f.interval = Some((i, true)),
@@ -120,7 +125,9 @@ pub fn run(a: AlertsArgs) -> ExitCode {
                 print_json(&a);
                 return ExitCode::SUCCESS;
             }
-            crate::outln!("################################################################################################");
+            crate::outln!(
+                "################################################################################################"
+            );
             crate::outln!(" - ID           : {}", a.id);
             crate::outln!(" - Date         : {}", a.created_at);
             crate::outln!(" - Machine      : {}", a.machine_id);
@@ -139,9 +146,22 @@ pub fn run(a: AlertsArgs) -> ExitCode {
             let rows = a
                 .decisions
                 .iter()
-                .map(|d| vec![d.id.to_string(), d.scope.clone() + ":" + &d.value, d.kind.clone(), d.duration.clone(), d.origin.clone()])
+                .map(|d| {
+                    vec![
+                        d.id.to_string(),
+                        d.scope.clone() + ":" + &d.value,
+                        d.kind.clone(),
+                        d.duration.clone(),
+                        d.origin.clone(),
+                    ]
+                })
                 .collect();
-            print_table("Active Decisions", &["ID", "Scope:Value", "Action", "Expiration", "Origin"], rows, "No decisions");
+            print_table(
+                "Active Decisions",
+                &["ID", "Scope:Value", "Action", "Expiration", "Origin"],
+                rows,
+                "No decisions",
+            );
             for (i, e) in a.events.iter().enumerate() {
                 crate::outln!("\n - Event {} ({}):", i + 1, e.timestamp);
                 for m in &e.meta {

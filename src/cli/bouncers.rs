@@ -51,7 +51,9 @@ pub fn run(a: BouncersArgs) -> ExitCode {
             if json {
                 print_json(&serde_json::json!({"name": name, "api_key": key}));
             } else {
-                crate::outln!("API key for '{name}':\n\n   {key}\n\nPlease keep it safe, you won't be able to retrieve it!");
+                crate::outln!(
+                    "API key for '{name}':\n\n   {key}\n\nPlease keep it safe, you won't be able to retrieve it!"
+                );
             }
             ExitCode::SUCCESS
         }
@@ -73,7 +75,11 @@ pub fn run(a: BouncersArgs) -> ExitCode {
                 let rows = list
                     .iter()
                     .map(|b| {
-                        vec![b.name.clone(), b.last_pull.map(format_time).unwrap_or_else(|| "-".into()), format_time(b.created_at)]
+                        vec![
+                            b.name.clone(),
+                            b.last_pull.map(format_time).unwrap_or_else(|| "-".into()),
+                            format_time(b.created_at),
+                        ]
                     })
                     .collect();
                 print_table("Bouncers", &["Name", "Last Pull", "Created"], rows, "No bouncer registered.");

@@ -167,7 +167,8 @@ pub fn run(a: DecisionsArgs) -> ExitCode {
                 }
             };
             let scope = crate::store::model::normalize_scope(&scope);
-            if (scope == "Ip" || scope == "Range") && crate::store::iprange::decision_interval(&scope, &value).is_none() {
+            if (scope == "Ip" || scope == "Range") && crate::store::iprange::decision_interval(&scope, &value).is_none()
+            {
                 eprintln!("correlator: {value:?} is not a valid {scope}");
                 return ExitCode::from(2);
             }
@@ -187,7 +188,10 @@ pub fn run(a: DecisionsArgs) -> ExitCode {
                     if json {
                         print_json(&serde_json::json!({"alert_id": id}));
                     } else {
-                        crate::outln!("Decision added: {kind} on {scope}:{value} for {} (alert {id})", format_duration(duration));
+                        crate::outln!(
+                            "Decision added: {kind} on {scope}:{value} for {} (alert {id})",
+                            format_duration(duration)
+                        );
                     }
                     ExitCode::SUCCESS
                 }

@@ -34,11 +34,15 @@ pub fn run(a: MetricsArgs) -> ExitCode {
                 (Some(l), _, _) => l.clone(),
                 (None, true, None) => s.api.listen.clone(),
                 (None, true, Some(_)) => {
-                    eprintln!("correlator: the API uses TLS; configure prometheus.listen (plain HTTP on loopback) or pass --url");
+                    eprintln!(
+                        "correlator: the API uses TLS; configure prometheus.listen (plain HTTP on loopback) or pass --url"
+                    );
                     return ExitCode::from(2);
                 }
                 (None, false, _) => {
-                    eprintln!("correlator: no metrics endpoint configured (api.enabled or prometheus.listen); pass --url");
+                    eprintln!(
+                        "correlator: no metrics endpoint configured (api.enabled or prometheus.listen); pass --url"
+                    );
                     return ExitCode::from(2);
                 }
             }

@@ -317,9 +317,9 @@ fn resolve_store_api(
     let a = &cfg.api;
     let da = ApiSettings::default();
     let check_addr = |key: &str, v: &str| -> Result<(), ConfigError> {
-        v.parse::<std::net::SocketAddr>()
-            .map(|_| ())
-            .map_err(|_| key_error(file, text, key, format!("{key}: {v:?} is not an address:port (e.g. 127.0.0.1:8080)")))
+        v.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| {
+            key_error(file, text, key, format!("{key}: {v:?} is not an address:port (e.g. 127.0.0.1:8080)"))
+        })
     };
     if let Some(l) = &a.listen {
         check_addr("listen", l)?;

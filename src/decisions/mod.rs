@@ -17,7 +17,7 @@ use crate::event::Event;
 use crate::expr::Services;
 use crate::gocompat::duration::parse_duration_with_days;
 use crate::store::model::{Alert, normalize_scope};
-use crate::store::{NewAlert, NewDecision, Nanos, SqliteStore, Store, StoreCounter, StoreError, now_nanos};
+use crate::store::{Nanos, NewAlert, NewDecision, SqliteStore, Store, StoreCounter, StoreError, now_nanos};
 
 /// What recording one alert did.
 #[derive(Clone, Debug, PartialEq)]
@@ -267,7 +267,10 @@ mod tests {
         p.add_manual_decision(m, now_nanos()).unwrap();
         let all = p.store().decisions(&DecisionFilter::default(), now_nanos()).unwrap();
         assert_eq!(all.len(), 1);
-        assert_eq!((all[0].scope.as_str(), all[0].origin.as_str(), all[0].kind.as_str()), ("Range", "cscli", "captcha"));
+        assert_eq!(
+            (all[0].scope.as_str(), all[0].origin.as_str(), all[0].kind.as_str()),
+            ("Range", "cscli", "captcha")
+        );
         let mut a = Alert::from_event(&overflow("198.51.100.1", "t").overflow.unwrap().alert);
         a.decisions.push(crate::store::Decision {
             duration: "2d".into(),

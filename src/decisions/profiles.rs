@@ -465,7 +465,8 @@ mod tests {
         let file = Path::new("profiles.yaml");
         let with = |n: i64| {
             let services = Arc::new(Services::new().with_decisions(Arc::new(FixedCount(n))));
-            Profiles::parse(file, text, services).unwrap().evaluate(&alert("Ip", "192.0.2.1", true)).decisions[0].duration
+            Profiles::parse(file, text, services).unwrap().evaluate(&alert("Ip", "192.0.2.1", true)).decisions[0]
+                .duration
         };
         assert_eq!(with(0), 4 * H);
         assert_eq!(with(2), 12 * H);

@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 
-
 use crate::acquisition::manager::SourceInfo;
 use crate::acquisition::metrics::SourceMetrics;
 use crate::decisions::ProcessorStats;
@@ -238,7 +237,12 @@ impl Metrics {
             s.counter("cs_bucket_poured_total", "Events poured into a scenario", &l, g(&sc.stats.poured));
             s.counter("cs_bucket_overflowed_total", "Scenario overflows", &l, g(&sc.stats.overflows));
             s.counter("cs_bucket_instantiation_total", "Bucket instances created", &l, g(&sc.stats.instantiated));
-            s.counter("cs_bucket_underflowed_total", "Bucket instances that expired empty", &l, g(&sc.stats.underflows));
+            s.counter(
+                "cs_bucket_underflowed_total",
+                "Bucket instances that expired empty",
+                &l,
+                g(&sc.stats.underflows),
+            );
             s.counter("cs_bucket_canceled_total", "Bucket instances canceled (cancel_on)", &l, g(&sc.stats.canceled));
             s.gauge("cs_buckets", "Live bucket instances", &l, live.get(i).copied().unwrap_or(0) as f64);
         }
@@ -246,7 +250,12 @@ impl Metrics {
 
     fn collect_api(&self, s: &mut Samples) {
         for ((route, method), n) in self.api.routes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            s.counter("cs_lapi_route_requests_total", "Local API requests", &[("route", route), ("method", method)], *n);
+            s.counter(
+                "cs_lapi_route_requests_total",
+                "Local API requests",
+                &[("route", route), ("method", method)],
+                *n,
+            );
         }
         for ((b, route, method), n) in self.api.bouncers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let l = [("bouncer", b.as_str()), ("route", route), ("method", method)];
@@ -262,14 +271,24 @@ impl Metrics {
         }
         if let Some(p) = read(&self.processor).as_ref() {
             let st: &ProcessorStats = &p.stats;
-            s.counter("correlator_alerts_recorded_total", "Alerts recorded in the store", &[], st.alerts.load(Ordering::Relaxed));
+            s.counter(
+                "correlator_alerts_recorded_total",
+                "Alerts recorded in the store",
+                &[],
+                st.alerts.load(Ordering::Relaxed),
+            );
             s.counter(
                 "correlator_decisions_created_total",
                 "Decisions created by profiles or by hand",
                 &[],
                 st.decisions.load(Ordering::Relaxed),
             );
-            s.counter("correlator_store_errors_total", "Alerts that could not be recorded", &[], st.errors.load(Ordering::Relaxed));
+            s.counter(
+                "correlator_store_errors_total",
+                "Alerts that could not be recorded",
+                &[],
+                st.errors.load(Ordering::Relaxed),
+            );
         }
     }
 

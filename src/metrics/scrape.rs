@@ -101,7 +101,7 @@ pub fn fetch(addr: &str, path: &str) -> Result<String, String> {
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP answer")?;
     let status = head.lines().next().unwrap_or("");
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1) != Some("200") {
         return Err(format!("{addr}{path}: {status}"));
     }
     let chunked = head.lines().any(|l| {
@@ -214,8 +214,7 @@ pub fn tables(samples: &[Sample]) -> Vec<Table> {
     out.push(t("Local API Decisions", &["Bouncer", "Empty answers", "Non-empty answers"], rows));
 
     let d = sum_by(samples, "cs_active_decisions", &["reason", "origin", "action"]);
-    let rows =
-        d.iter().map(|(k, v)| vec![k[0].clone(), k[1].clone(), k[2].clone(), num(Some(v))]).collect();
+    let rows = d.iter().map(|(k, v)| vec![k[0].clone(), k[1].clone(), k[2].clone(), num(Some(v))]).collect();
     out.push(t("Decisions", &["Reason", "Origin", "Action", "Count"], rows));
 
     let a = sum_by(samples, "cs_alerts", &["reason"]);
@@ -228,9 +227,8 @@ pub fn tables(samples: &[Sample]) -> Vec<Table> {
 
 /// Renders a table with box-drawing borders, as cscli does.
 pub fn render_table(t: &Table) -> String {
-    let width = |i: usize| {
-        t.rows.iter().map(|r| r[i].chars().count()).chain([t.header[i].chars().count()]).max().unwrap_or(0)
-    };
+    let width =
+        |i: usize| t.rows.iter().map(|r| r[i].chars().count()).chain([t.header[i].chars().count()]).max().unwrap_or(0);
     let w: Vec<usize> = (0..t.header.len()).map(width).collect();
     let line = |l: char, m: char, r: char| {
         let mut s = String::new();

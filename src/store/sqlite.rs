@@ -109,9 +109,13 @@ fn decision_clauses(f: &DecisionFilter, a: &str, p: &mut Vec<SqlValue>) -> Strin
 fn interval_clause(s: &mut String, a: &str, iv: &IpInterval, contains: bool, p: &mut Vec<SqlValue>) {
     // Row values compare lexicographically: (hi, lo) is the 128-bit address.
     if contains {
-        *s += &format!(" AND {a}.ip_size = ? AND ({a}.start_hi, {a}.start_lo) <= (?, ?) AND ({a}.end_hi, {a}.end_lo) >= (?, ?)");
+        *s += &format!(
+            " AND {a}.ip_size = ? AND ({a}.start_hi, {a}.start_lo) <= (?, ?) AND ({a}.end_hi, {a}.end_lo) >= (?, ?)"
+        );
     } else {
-        *s += &format!(" AND {a}.ip_size = ? AND ({a}.start_hi, {a}.start_lo) >= (?, ?) AND ({a}.end_hi, {a}.end_lo) <= (?, ?)");
+        *s += &format!(
+            " AND {a}.ip_size = ? AND ({a}.start_hi, {a}.start_lo) >= (?, ?) AND ({a}.end_hi, {a}.end_lo) <= (?, ?)"
+        );
     }
     p.extend([
         SqlValue::Integer(iv.size),
@@ -420,7 +424,10 @@ impl Store for SqliteStore {
                 params_from_iter(up),
             )?;
         }
-        let n = tx.execute(&format!("DELETE FROM alerts WHERE id IN (SELECT a.id FROM alerts a{clauses})"), params_from_iter(p))?;
+        let n = tx.execute(
+            &format!("DELETE FROM alerts WHERE id IN (SELECT a.id FROM alerts a{clauses})"),
+            params_from_iter(p),
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -440,8 +447,11 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut p = vec![SqlValue::Integer(now)];
         let clauses = decision_clauses(f, "d", &mut p);
-        let ended =
-            query_decisions(&tx, &format!("SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.until > ?{clauses} ORDER BY d.id"), p)?;
+        let ended = query_decisions(
+            &tx,
+            &format!("SELECT {DECISION_COLUMNS} FROM decisions d WHERE d.until > ?{clauses} ORDER BY d.id"),
+            p,
+        )?;
         if !ended.is_empty() {
             let seq = next_seq(&tx)?;
             let mut st = tx.prepare_cached("UPDATE decisions SET until = ?1, seq = ?2 WHERE id = ?3")?;
@@ -475,7 +485,9 @@ impl Store for SqliteStore {
             p.push(SqlValue::Integer(last_seq));
         }
         sql += &decision_clauses(f, "d", &mut p);
-        sql += &format!(" AND NOT EXISTS (SELECT 1 FROM decisions o WHERE {SAME_KEY} AND (o.until > d.until OR (o.until = d.until AND o.id > d.id))");
+        sql += &format!(
+            " AND NOT EXISTS (SELECT 1 FROM decisions o WHERE {SAME_KEY} AND (o.until > d.until OR (o.until = d.until AND o.id > d.id))"
+        );
         sql += &decision_clauses(f, "o", &mut p);
         sql += ") ORDER BY d.until DESC, d.id DESC";
         let new = one_per_key(query_decisions(&tx, &sql, p)?);
@@ -501,7 +513,10 @@ impl Store for SqliteStore {
             one_per_key(query_decisions(&tx, &sql, p)?)
         };
 
-        tx.execute("UPDATE bouncers SET last_pull = ?1, last_seq = ?2 WHERE id = ?3", params![now, current_seq, bouncer_id])?;
+        tx.execute(
+            "UPDATE bouncers SET last_pull = ?1, last_seq = ?2 WHERE id = ?3",
+            params![now, current_seq, bouncer_id],
+        )?;
         tx.commit()?;
         Ok(StreamBatch { new, deleted })
     }
@@ -535,26 +550,32 @@ impl Store for SqliteStore {
 
     fn longest_until(&self, value: &str, now: Nanos) -> Result<Option<Nanos>> {
         let conn = self.read();
-        Ok(conn.query_row("SELECT max(until) FROM decisions WHERE value = ?1 AND until > ?2", params![value, now], |r| {
-            r.get(0)
-        })?)
+        Ok(conn.query_row(
+            "SELECT max(until) FROM decisions WHERE value = ?1 AND until > ?2",
+            params![value, now],
+            |r| r.get(0),
+        )?)
     }
 
     fn add_bouncer(&self, name: &str, key_hash: &str, now: Nanos) -> Result<i64> {
         let conn = self.write();
-        conn.execute("INSERT INTO bouncers (name, key_hash, created_at) VALUES (?1, ?2, ?3)", params![name, key_hash, now])
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    StoreError(format!("a bouncer named {name:?} already exists"))
-                }
-                e => e.into(),
-            })?;
+        conn.execute(
+            "INSERT INTO bouncers (name, key_hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, key_hash, now],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                StoreError(format!("a bouncer named {name:?} already exists"))
+            }
+            e => e.into(),
+        })?;
         Ok(conn.last_insert_rowid())
     }
 
     fn bouncers(&self) -> Result<Vec<Bouncer>> {
         let conn = self.read();
-        let mut st = conn.prepare_cached("SELECT id, name, key_hash, created_at, last_pull FROM bouncers ORDER BY id")?;
+        let mut st =
+            conn.prepare_cached("SELECT id, name, key_hash, created_at, last_pull FROM bouncers ORDER BY id")?;
         let rows = st.query_map([], |r| {
             Ok(Bouncer {
                 id: r.get(0)?,
@@ -588,8 +609,9 @@ impl Store for SqliteStore {
 
     fn machines(&self) -> Result<Vec<Machine>> {
         let conn = self.read();
-        let mut st =
-            conn.prepare_cached("SELECT machine_id, password_hash, created_at, last_seen FROM machines ORDER BY machine_id")?;
+        let mut st = conn.prepare_cached(
+            "SELECT machine_id, password_hash, created_at, last_seen FROM machines ORDER BY machine_id",
+        )?;
         let rows = st.query_map([], |r| {
             Ok(Machine { machine_id: r.get(0)?, password_hash: r.get(1)?, created_at: r.get(2)?, last_seen: r.get(3)? })
         })?;
@@ -635,7 +657,8 @@ impl Store for SqliteStore {
         let active_decisions = st
             .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st = conn.prepare_cached("SELECT scenario, count(*) FROM alerts GROUP BY scenario ORDER BY scenario")?;
+        let mut st =
+            conn.prepare_cached("SELECT scenario, count(*) FROM alerts GROUP BY scenario ORDER BY scenario")?;
         let alerts = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(StoreStats { active_decisions, alerts })
     }
@@ -851,7 +874,8 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].source.value, "198.51.100.1", "newest first");
         assert_eq!(all[0].decisions.len(), 1);
-        let by_ip = AlertFilter { interval: Some((IpInterval::parse("192.0.2.0/24").unwrap(), false)), ..Default::default() };
+        let by_ip =
+            AlertFilter { interval: Some((IpInterval::parse("192.0.2.0/24").unwrap(), false)), ..Default::default() };
         assert_eq!(s.alerts(&by_ip, 4 * S).unwrap().len(), 2);
         let active = AlertFilter { has_active_decision: Some(true), ..Default::default() };
         assert_eq!(s.alerts(&active, 20 * S).unwrap().len(), 2);

@@ -137,8 +137,8 @@ impl Daemon {
 
     /// A new bouncer's API key.
     pub fn add_bouncer(&self, name: &str) -> String {
-        let v: serde_json::Value = serde_json::from_str(&self.cli(&["bouncers", "add", name, "-o", "json"]))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&self.cli(&["bouncers", "add", name, "-o", "json"])).unwrap_or_else(|e| panic!("{e}"));
         v["api_key"].as_str().unwrap_or_else(|| panic!("no key in {v}")).to_string()
     }
 
