@@ -361,3 +361,161 @@ async fn metrics(State(st): State<Shared>, method: Method) -> Response {
     }
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::decisions::Profiles;
+    use crate::store::{NewAlert, NewDecision, Source, SqliteStore};
+
+    struct Api {
+        _dir: tempfile::TempDir,
+        router: Router,
+        store: Arc<dyn Store>,
+        key: String,
+    }
+
+    fn api() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("a.db")).unwrap());
+        let key = auth::new_api_key();
+        store.add_bouncer("fw", &auth::hash_api_key(&key), 0).unwrap();
+        let profiles = Profiles::empty(Arc::new(crate::expr::Services::new()));
+        let processor = Arc::new(Processor::new(Arc::clone(&store), profiles, "local"));
+        let state = Arc::new(AppState {
+            processor,
+            metrics: Metrics::new(),
+            secret: b"test secret, 32 bytes long......".to_vec(),
+            token_ttl: 3_600_000_000_000,
+        });
+        Api { _dir: dir, router: router(state, 1 << 20, true), store, key }
+    }
+
+    fn ban(store: &dyn Store, value: &str, scope: &str, secs: i64) {
+        let alert = Alert {
+            scenario: "s".into(),
+            message: format!("{value} {secs}"),
+            source: Source { scope: scope.into(), value: value.into(), ..Default::default() },
+            ..Default::default()
+        };
+        let d = NewDecision {
+            origin: "crowdsec".into(),
+            kind: "ban".into(),
+            scope: scope.into(),
+            value: value.into(),
+            scenario: "s".into(),
+            simulated: false,
+            duration: secs * 1_000_000_000,
+        };
+        store.add_alerts("m", &[NewAlert { alert, decisions: vec![d] }], now_nanos()).unwrap();
+    }
+
+    async fn call(r: &Router, method: &str, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = r.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn bouncer_keys_are_checked() {
+        let a = api();
+        let (st, body) = call(&a.router, "GET", "/v1/decisions", &[]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert_eq!(body["message"], "access forbidden");
+        let (st, _) = call(&a.router, "GET", "/v1/decisions", &[("X-Api-Key", "wrong")]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _) = call(&a.router, "GET", "/v1/decisions/stream", &[("X-Api-Key", &a.key[1..])]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, body) = call(&a.router, "GET", "/v1/decisions", &[("X-Api-Key", &a.key)]).await;
+        assert_eq!(st, StatusCode::OK);
+        assert!(body.is_null(), "no decision is null, as in CrowdSec");
+        // A deleted bouncer's key stops working.
+        a.store.delete_bouncer("fw").unwrap();
+        let (st, _) = call(&a.router, "GET", "/v1/decisions", &[("X-Api-Key", &a.key)]).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn ip_queries_match_ranges_over_http() {
+        let a = api();
+        ban(&*a.store, "192.0.2.0/24", "Range", 3600);
+        ban(&*a.store, "198.51.100.1", "Ip", 3600);
+        let k = [("X-Api-Key", a.key.as_str())];
+        let (_, body) = call(&a.router, "GET", "/v1/decisions?ip=192.0.2.200", &k).await;
+        assert_eq!(body[0]["value"], "192.0.2.0/24");
+        assert_eq!(body[0]["scope"], "Range");
+        let (_, body) = call(&a.router, "GET", "/v1/decisions?ip=192.0.3.1", &k).await;
+        assert!(body.is_null());
+        let (_, body) = call(&a.router, "GET", "/v1/decisions?scope=ip&value=198.51.100.1", &k).await;
+        assert_eq!(body.as_array().map(Vec::len), Some(1));
+        let (st, body) = call(&a.router, "GET", "/v1/decisions?ip=not-an-ip", &k).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert!(body["message"].as_str().unwrap().contains("not-an-ip"));
+        let (st, _) = call(&a.router, "HEAD", "/v1/decisions?ip=192.0.2.1", &k).await;
+        assert_eq!(st, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn stream_is_tracked_per_bouncer_and_head_is_not_a_pull() {
+        let a = api();
+        let key2 = auth::new_api_key();
+        a.store.add_bouncer("other", &auth::hash_api_key(&key2), 0).unwrap();
+        ban(&*a.store, "192.0.2.1", "Ip", 3600);
+        ban(&*a.store, "alice", "username", 3600);
+        let k1 = [("X-Api-Key", a.key.as_str())];
+        let (_, body) = call(&a.router, "GET", "/v1/decisions/stream?startup=true", &k1).await;
+        let new: Vec<_> = body["new"].as_array().unwrap().iter().map(|d| d["value"].clone()).collect();
+        assert_eq!(new, ["192.0.2.1"], "default scopes are ip and range");
+        assert!(body["deleted"].is_null());
+        ban(&*a.store, "192.0.2.2", "Ip", 3600);
+        let (st, _) = call(&a.router, "HEAD", "/v1/decisions/stream", &k1).await;
+        assert_eq!(st, StatusCode::OK);
+        let (_, body) = call(&a.router, "GET", "/v1/decisions/stream", &k1).await;
+        assert_eq!(body["new"][0]["value"], "192.0.2.2", "HEAD did not consume the delta: {body}");
+        let (_, body) = call(&a.router, "GET", "/v1/decisions/stream", &k1).await;
+        assert!(body["new"].is_null() && body["deleted"].is_null(), "{body}");
+        // The other bouncer starts from scratch, with custom scopes.
+        let k2 = [("X-Api-Key", key2.as_str())];
+        let (_, body) = call(&a.router, "GET", "/v1/decisions/stream?startup=true&scopes=username", &k2).await;
+        assert_eq!(body["new"][0]["value"], "alice");
+        // A deletion reaches the first bouncer.
+        a.store
+            .expire_decisions(&DecisionFilter { value: Some("192.0.2.1".into()), ..Default::default() }, now_nanos())
+            .unwrap();
+        let (_, body) = call(&a.router, "GET", "/v1/decisions/stream", &k1).await;
+        assert_eq!(body["deleted"][0]["value"], "192.0.2.1", "{body}");
+    }
+
+    #[tokio::test]
+    async fn machine_routes_need_a_valid_token() {
+        let a = api();
+        a.store.add_machine("agent", &auth::hash_password("pw").unwrap(), 0).unwrap();
+        let (st, body) = call(&a.router, "GET", "/v1/alerts", &[]).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], 401);
+        let secret = b"test secret, 32 bytes long......";
+        let now = now_nanos() / 1_000_000_000;
+        let good = format!("Bearer {}", auth::issue_token(secret, "agent", now, now + 60));
+        let expired = format!("Bearer {}", auth::issue_token(secret, "agent", now - 120, now - 60));
+        let stranger = format!("Bearer {}", auth::issue_token(secret, "nobody", now, now + 60));
+        let (st, _) = call(&a.router, "GET", "/v1/alerts", &[("Authorization", &good)]).await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, _) = call(&a.router, "GET", "/v1/alerts", &[("Authorization", &expired)]).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, _) = call(&a.router, "GET", "/v1/alerts", &[("Authorization", &stranger)]).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, _) = call(&a.router, "DELETE", "/v1/decisions?ip=192.0.2.1", &[("X-Api-Key", &a.key)]).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "a bouncer key is not a machine token");
+        let (st, body) = call(&a.router, "GET", "/health", &[]).await;
+        assert_eq!((st, body["status"].as_str()), (StatusCode::OK, Some("up")));
+    }
+}
