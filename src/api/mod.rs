@@ -231,13 +231,25 @@ impl Lapi {
         self.server.as_ref().and_then(|s| s.api_addr)
     }
 
-    /// Records one of the daemon's alerts (profiles → decisions → store). Errors are logged and counted: the
+    /// Records one of the daemon's alerts (profiles → decisions → store) and returns the listener names the
+    /// matching profiles ask to notify (for the daemon to route the alert). Errors are logged and counted: the
     /// alert still reaches the other outputs.
-    pub fn on_alert(&self, alert: &Event) {
-        if let Some(p) = &self.processor
-            && let Err(e) = p.on_alert(alert)
-        {
-            tracing::error!("alert not recorded: {e}");
+    pub fn on_alert(&self, alert: &Event) -> Vec<String> {
+        let Some(p) = &self.processor else { return Vec::new() };
+        match p.on_alert(alert) {
+            Ok(recorded) => {
+                let mut names: Vec<String> = Vec::new();
+                for n in recorded.into_iter().flat_map(|r| r.notifications) {
+                    if !names.contains(&n) {
+                        names.push(n);
+                    }
+                }
+                names
+            }
+            Err(e) => {
+                tracing::error!("alert not recorded: {e}");
+                Vec::new()
+            }
         }
     }
 
