@@ -5,9 +5,11 @@
 //! See `docs/architecture.md` for the tour.
 
 pub mod acquisition;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decisions;
 pub mod event;
 pub mod explain;
 pub mod expr;
@@ -16,8 +18,10 @@ pub mod grok;
 pub mod hub;
 pub mod hubtest;
 pub mod lint;
+pub mod metrics;
 pub mod output;
 pub mod parser;
 pub mod pipeline;
 pub mod ratelog;
 pub mod scenario;
+pub mod store;

@@ -279,6 +279,9 @@ async fn cat_mode_reads_gzip_and_plain_files_once_then_ends() {
     let info = manager.sources();
     assert_eq!(info[0].metrics.snapshot().lines, 1003);
     assert!(info[0].finished);
+    // Asking again, then shutting down, must not wait a second time on the finished source (it used to panic).
+    assert!(manager.sources()[0].finished);
+    manager.shutdown(Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,6 +89,8 @@ pub struct ShutdownReport {
 enum Done {
     Task(JoinHandle<()>),
     Thread(oneshot::Receiver<()>),
+    /// A thread source seen finished: its receiver has delivered (awaiting it again would panic).
+    Finished,
 }
 
 struct Running {
@@ -104,7 +106,14 @@ impl Running {
     fn finished(&mut self) -> bool {
         match &mut self.done {
             Done::Task(h) => h.is_finished(),
-            Done::Thread(rx) => !matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)),
+            Done::Thread(rx) => {
+                if matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
+                    return false;
+                }
+                self.done = Done::Finished;
+                true
+            }
+            Done::Finished => true,
         }
     }
 
@@ -117,6 +126,7 @@ impl Running {
             Done::Thread(rx) => {
                 let _ = rx.await;
             }
+            Done::Finished => {}
         }
     }
 }

@@ -154,3 +154,67 @@ pub fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// `println!` that ignores a closed stdout (`correlator alerts list | head` must not panic).
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `--config` and `--format` of the store commands (`alerts`, `decisions`, `bouncers`, `machines`).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Configuration file or directory (default: config/config.yaml when present).
+    #[arg(long, short = 'c', value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Output: a table (text) or JSON for scripts.
+    #[arg(long, short = 'o', value_enum, default_value = "text", global = true)]
+    pub format: OutputFormat,
+}
+
+/// Loads the settings and opens the store they name (operating on the database directly, like cscli with a local
+/// database: no daemon needed).
+pub fn open_store(
+    a: &StoreArgs,
+) -> Result<(crate::config::settings::Settings, std::sync::Arc<dyn crate::store::Store>), ExitCode> {
+    let settings = load_settings(&HubArgs { config: a.config.clone(), ..HubArgs::default() })?;
+    match crate::store::SqliteStore::open(&settings.store.path) {
+        Ok(s) => Ok((settings, std::sync::Arc::new(s))),
+        Err(e) => {
+            eprintln!("correlator: {}: {e}", settings.store.path.display());
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Prints a value as pretty JSON.
+pub fn print_json<T: serde::Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => crate::outln!("{s}"),
+        Err(e) => eprintln!("correlator: {e}"),
+    }
+}
+
+/// Prints a table (box drawing, as cscli does) or a note when it is empty.
+pub fn print_table(title: &str, header: &[&str], rows: Vec<Vec<String>>, empty: &str) {
+    if rows.is_empty() {
+        crate::outln!("{empty}");
+        return;
+    }
+    let t = crate::metrics::scrape::Table {
+        title: title.to_string(),
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows,
+    };
+    crate::outln!("{}", crate::metrics::scrape::render_table(&t).trim_end());
+}
+
+/// A store error, printed; exit code 1.
+pub fn store_failed(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("correlator: {e}");
+    ExitCode::FAILURE
+}

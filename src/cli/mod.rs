@@ -1,11 +1,16 @@
 //! The command line: one module per subcommand, each thin (parse arguments, call the library, print).
 
+pub mod alerts;
+pub mod bouncers;
 pub mod capture;
 pub mod common;
+pub mod decisions;
 pub mod eval;
 pub mod explain;
 pub mod hubtest;
 pub mod lint;
+pub mod machines;
+pub mod metrics;
 pub mod replay;
 pub mod run;
 
@@ -41,6 +46,16 @@ pub enum Command {
     Eval(eval::EvalArgs),
     Explain(explain::ExplainArgs),
     Lint(lint::LintArgs),
+    /// List and inspect the recorded alerts.
+    Alerts(alerts::AlertsArgs),
+    /// List, add and delete decisions (bans) in the store.
+    Decisions(decisions::DecisionsArgs),
+    /// Manage bouncers: API keys for the local API's decision endpoints.
+    Bouncers(bouncers::BouncersArgs),
+    /// Manage machines: credentials of agents that push alerts to the local API.
+    Machines(machines::MachinesArgs),
+    /// Show the running daemon's metrics as tables.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// Entry point used by `main.rs`.
@@ -67,6 +82,11 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Explain(a) => explain::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::Alerts(a) => alerts::run(a),
+        Command::Decisions(a) => decisions::run(a),
+        Command::Bouncers(a) => bouncers::run(a),
+        Command::Machines(a) => machines::run(a),
+        Command::Metrics(a) => metrics::run(a),
     }
 }
 

@@ -21,6 +21,14 @@ pub struct ConfigFile {
     pub stack: StackSection,
     #[serde(default)]
     pub parsing: ParsingSection,
+    /// Path of `profiles.yaml` (alert → decisions).
+    pub profiles: Option<PathBuf>,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub prometheus: PrometheusSection,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -57,6 +65,117 @@ pub struct ParsingSection {
     pub reverse_dns: Option<bool>,
 }
 
+/// `store:`: the alert and decision database.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Record alerts and decisions (default true).
+    pub enabled: Option<bool>,
+    /// SQLite file; default `<state>/correlator.db`.
+    pub path: Option<PathBuf>,
+    /// How long expired or deleted decisions are kept (so bouncers can be told), Go duration with `d`.
+    pub keep_expired_decisions: Option<String>,
+    /// How long alerts without an active decision are kept; `0` keeps them forever.
+    pub keep_alerts: Option<String>,
+    /// How often the cleanup runs.
+    pub cleanup_interval: Option<String>,
+    /// Machine id recorded on the daemon's own alerts.
+    pub machine_id: Option<String>,
+}
+
+/// `api:`: the CrowdSec-compatible local API.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Serve the API (default false).
+    pub enabled: Option<bool>,
+    /// `host:port`; default `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    pub tls: Option<TlsSection>,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Lifetime of a machine token (Go duration).
+    pub token_ttl: Option<String>,
+    /// Serve `/metrics` on the API listener too (default true).
+    pub metrics: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `prometheus:`: a separate plain-HTTP listener for `/metrics` (like CrowdSec's `:6060`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSection {
+    pub enabled: Option<bool>,
+    /// `host:port`; default `127.0.0.1:6060`.
+    pub listen: Option<String>,
+}
+
+/// Resolved `store:` settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreSettings {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// Nanoseconds.
+    pub keep_expired_decisions: i64,
+    /// Nanoseconds; 0 = forever.
+    pub keep_alerts: i64,
+    /// Nanoseconds.
+    pub cleanup_interval: i64,
+    pub machine_id: String,
+}
+
+/// Resolved `api:` settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiSettings {
+    pub enabled: bool,
+    pub listen: String,
+    /// Whether `listen` was written in the file (a non-loopback address must be).
+    pub listen_explicit: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_body_bytes: usize,
+    /// Nanoseconds.
+    pub token_ttl: i64,
+    pub metrics: bool,
+    /// A separate `/metrics` listener, if any.
+    pub prometheus_listen: Option<String>,
+}
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+
+impl StoreSettings {
+    pub fn defaults(state: &Path) -> StoreSettings {
+        StoreSettings {
+            enabled: true,
+            path: state.join("correlator.db"),
+            keep_expired_decisions: 24 * HOUR_NS,
+            keep_alerts: 30 * 24 * HOUR_NS,
+            cleanup_interval: 60 * 1_000_000_000,
+            machine_id: "local".to_string(),
+        }
+    }
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            enabled: false,
+            listen: "127.0.0.1:8080".to_string(),
+            listen_explicit: false,
+            tls: None,
+            max_body_bytes: 8 * 1024 * 1024,
+            token_ttl: HOUR_NS,
+            metrics: true,
+            prometheus_listen: None,
+        }
+    }
+}
+
 /// The configuration with paths resolved.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -72,6 +191,10 @@ pub struct Settings {
     pub stacks: Vec<PathBuf>,
     pub year: Option<i32>,
     pub reverse_dns: bool,
+    /// `profiles.yaml`.
+    pub profiles: PathBuf,
+    pub store: StoreSettings,
+    pub api: ApiSettings,
 }
 
 impl Settings {
@@ -88,6 +211,9 @@ impl Settings {
             stacks: Vec::new(),
             year: None,
             reverse_dns: false,
+            profiles: root.join("config/profiles.yaml"),
+            store: StoreSettings::defaults(&root.join("state")),
+            api: ApiSettings::default(),
         }
     }
 
@@ -105,10 +231,15 @@ impl Settings {
             None => vec![hub.join("patterns")],
         };
         let all = || vec!["*".to_string()];
+        let state = cfg.paths.state.as_deref().map(r).unwrap_or_else(|| base.join("../state"));
+        let (store, api) = resolve_store_api(&file, &text, &cfg, &state, &r)?;
         Ok(Settings {
             file: Some(file.clone()),
             data: cfg.paths.data.as_deref().map(r).unwrap_or_else(|| hub.join("data")),
-            state: cfg.paths.state.as_deref().map(r).unwrap_or_else(|| base.join("../state")),
+            profiles: cfg.profiles.as_deref().map(r).unwrap_or_else(|| base.join("profiles.yaml")),
+            store,
+            api,
+            state,
             acquisition: cfg.acquisition.as_deref().map(r).unwrap_or_else(|| base.join("../acquis.yaml")),
             selection: Selection {
                 parsers: cfg.stack.parsers.clone().unwrap_or_else(all),
@@ -144,6 +275,85 @@ impl Settings {
     }
 }
 
+/// Reads a duration setting (Go syntax, `d` allowed); errors point at the key's line in the file.
+fn duration_setting(file: &Path, text: &str, key: &str, v: &Option<String>, default: i64) -> Result<i64, ConfigError> {
+    let Some(s) = v else { return Ok(default) };
+    match crate::gocompat::duration::parse_duration_with_days(s.trim()) {
+        Ok(d) if d >= 0 => Ok(d),
+        Ok(_) => Err(key_error(file, text, key, format!("{key}: negative duration {s:?}"))),
+        Err(e) => Err(key_error(file, text, key, format!("{key}: {e}"))),
+    }
+}
+
+/// An error at the first line that sets `key` (values are checked after deserialising, when the position is gone).
+fn key_error(file: &Path, text: &str, key: &str, msg: String) -> ConfigError {
+    let needle = format!("{key}:");
+    for (i, l) in text.lines().enumerate() {
+        if let Some(col) = l.find(&needle)
+            && l[..col].trim().is_empty()
+        {
+            return ConfigError::new(file, i as u32 + 1, col as u32 + 1, msg);
+        }
+    }
+    ConfigError::file(file, msg)
+}
+
+fn resolve_store_api(
+    file: &Path,
+    text: &str,
+    cfg: &ConfigFile,
+    state: &Path,
+    r: &dyn Fn(&Path) -> PathBuf,
+) -> Result<(StoreSettings, ApiSettings), ConfigError> {
+    let d = StoreSettings::defaults(state);
+    let s = &cfg.store;
+    let store = StoreSettings {
+        enabled: s.enabled.unwrap_or(true),
+        path: s.path.as_deref().map(r).unwrap_or(d.path),
+        keep_expired_decisions: duration_setting(
+            file,
+            text,
+            "keep_expired_decisions",
+            &s.keep_expired_decisions,
+            d.keep_expired_decisions,
+        )?,
+        keep_alerts: duration_setting(file, text, "keep_alerts", &s.keep_alerts, d.keep_alerts)?,
+        cleanup_interval: duration_setting(file, text, "cleanup_interval", &s.cleanup_interval, d.cleanup_interval)?
+            .max(1_000_000_000),
+        machine_id: s.machine_id.clone().unwrap_or(d.machine_id),
+    };
+    let a = &cfg.api;
+    let da = ApiSettings::default();
+    let check_addr = |key: &str, v: &str| -> Result<(), ConfigError> {
+        v.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| {
+            key_error(file, text, key, format!("{key}: {v:?} is not an address:port (e.g. 127.0.0.1:8080)"))
+        })
+    };
+    if let Some(l) = &a.listen {
+        check_addr("listen", l)?;
+    }
+    let prometheus_listen = match (cfg.prometheus.enabled, &cfg.prometheus.listen) {
+        (Some(false), _) => None,
+        (Some(true), None) => Some("127.0.0.1:6060".to_string()),
+        (_, Some(l)) => {
+            check_addr("listen", l)?;
+            Some(l.clone())
+        }
+        (None, None) => None,
+    };
+    let api = ApiSettings {
+        enabled: a.enabled.unwrap_or(false),
+        listen: a.listen.clone().unwrap_or(da.listen),
+        listen_explicit: a.listen.is_some(),
+        tls: a.tls.as_ref().map(|t| (r(&t.cert_file), r(&t.key_file))),
+        max_body_bytes: a.max_body_bytes.unwrap_or(da.max_body_bytes).max(1024),
+        token_ttl: duration_setting(file, text, "token_ttl", &a.token_ttl, da.token_ttl)?.max(1_000_000_000),
+        metrics: a.metrics.unwrap_or(true),
+        prometheus_listen,
+    };
+    Ok((store, api))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +375,36 @@ mod tests {
         assert_eq!(s.selection.scenarios, vec!["correlator/ssh-bruteforce".to_string()]);
         assert_eq!(s.selection.parsers, vec!["*".to_string()]);
         assert_eq!(s.year, Some(2026));
+        assert_eq!(s.store.path, PathBuf::from("/var/lib/x/correlator.db"));
+        assert!(!s.api.enabled);
+        assert_eq!(s.profiles, cfg.join("profiles.yaml"));
+    }
+
+    #[test]
+    fn store_and_api_sections() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.yaml");
+        std::fs::write(
+            &f,
+            "store:\n  path: db/alerts.db\n  keep_expired_decisions: 2d\napi:\n  enabled: true\n  listen: 0.0.0.0:9090\n\
+             prometheus:\n  enabled: true\n",
+        )
+        .unwrap();
+        let s = Settings::load(&f).unwrap();
+        assert_eq!(s.store.path, d.path().join("db/alerts.db"));
+        assert_eq!(s.store.keep_expired_decisions, 48 * HOUR_NS);
+        assert!(s.api.enabled && s.api.listen_explicit);
+        assert_eq!(s.api.listen, "0.0.0.0:9090");
+        assert_eq!(s.api.prometheus_listen.as_deref(), Some("127.0.0.1:6060"));
+        std::fs::write(&f, "api:\n  listen: nowhere\n").unwrap();
+        let e = Settings::load(&f).unwrap_err().to_string();
+        assert!(e.contains("config.yaml:2:3: listen:"), "{e}");
+        std::fs::write(&f, "store:\n  keep_alerts: 3x\n").unwrap();
+        let e = Settings::load(&f).unwrap_err().to_string();
+        assert!(e.contains("config.yaml:2:3: keep_alerts:"), "{e}");
+        std::fs::write(&f, "api:\n  tls:\n    cert: x\n").unwrap();
+        let e = Settings::load(&f).unwrap_err().to_string();
+        assert!(e.contains("config.yaml:3:5: unknown field `cert`"), "{e}");
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     for w in &pipeline.warnings {
         tracing::warn!("{w}");
     }
+    // Alert store, profiles → decisions, local API and /metrics (docs/api.md).
+    let lapi = crate::api::Lapi::start(&settings, &pipeline).await?;
     let sources = match &opts.stdin_type {
         Some(t) => {
             let mut labels = FieldMap::new();
@@ -96,6 +98,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     if finite {
         manager.seal();
     }
+    lapi.set_sources(&manager.sources());
 
     let mut engine = Engine::new(Arc::clone(&pipeline));
     let bucket_file = settings.state.join("buckets.json");
@@ -142,7 +145,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 if let Some(a) = ack {
                     a.commit();
                 }
-                deliver(&mut opts.sink, &mut alerts, &mut summary);
+                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
             }
             rebuilt = async { rebuilding.as_mut().expect("guarded").await }, if rebuilding.is_some() => {
                 rebuilding = None;
@@ -168,7 +171,8 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
             }
             _ = tick.tick() => {
                 engine.tick(chrono::Utc::now().fixed_offset(), &mut alerts);
-                deliver(&mut opts.sink, &mut alerts, &mut summary);
+                lapi.on_tick(&engine.buckets);
+                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
                 ticks += 1;
                 if let Some(loader) = &reload_settings
                     && ticks.is_multiple_of(2)
@@ -192,6 +196,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                     if m != acquis_mtime {
                         acquis_mtime = m;
                         reload(&mut manager, &p).await;
+                        lapi.set_sources(&manager.sources());
                     }
                 }
             }
@@ -199,6 +204,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 if opts.stdin_type.is_none() {
                     tracing::info!("SIGHUP: reloading {}", settings.acquisition.display());
                     reload(&mut manager, &settings.acquisition.clone()).await;
+                    lapi.set_sources(&manager.sources());
                 }
                 // Forces the configuration check at the next tick.
                 config_sig = 0;
@@ -225,13 +231,15 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
         tracing::error!("saving bucket state {}: {e}", bucket_file.display());
     }
     opts.sink.close();
+    lapi.shutdown().await;
     summary.stats = engine.stats.clone();
     Ok(summary)
 }
 
-fn deliver(sink: &mut Box<dyn AlertSink>, alerts: &mut Vec<Event>, summary: &mut RunSummary) {
+fn deliver(sink: &mut Box<dyn AlertSink>, lapi: &crate::api::Lapi, alerts: &mut Vec<Event>, summary: &mut RunSummary) {
     for a in alerts.drain(..) {
         summary.alerts += 1;
+        lapi.on_alert(&a);
         sink.alert(&a);
     }
 }
