@@ -149,3 +149,27 @@ pub fn peak_rss_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// One line about the listeners for the exit summary: what each sent, and what went wrong (`None` when there is
+/// no listener).
+pub fn listener_summary(
+    counters: &[(String, std::sync::Arc<crate::output::dispatch::ListenerCounters>)],
+) -> Option<String> {
+    if counters.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = counters
+        .iter()
+        .map(|(name, c)| {
+            let (sent, failed, dropped, limited) = c.snapshot();
+            let mut s = format!("{name}: {sent} sent");
+            for (n, what) in [(failed, "failed"), (dropped, "dropped"), (limited, "rate-limited")] {
+                if n > 0 {
+                    s.push_str(&format!(", {n} {what}"));
+                }
+            }
+            s
+        })
+        .collect();
+    Some(format!("listeners: {}", parts.join("; ")))
+}

@@ -11,10 +11,13 @@ use clap::Args;
 
 use crate::config::settings::Settings;
 use crate::event::{Event, ExpectMode, FieldMap, Line};
+use crate::output::dispatch::{DispatchOptions, Dispatcher};
 use crate::output::render;
 use crate::pipeline::{self, Engine};
 
-use super::common::{HubArgs, OutputFormat, load_settings, parse_labels, peak_rss_kib, read_log_lines};
+use super::common::{
+    HubArgs, OutputFormat, listener_summary, load_settings, parse_labels, peak_rss_kib, read_log_lines,
+};
 
 /// Replay log files through parsers and scenarios, as fast as they can be read.
 ///
@@ -47,6 +50,11 @@ pub struct ReplayArgs {
     /// Do not print the summary on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Also send the alerts to the listeners enabled in config.yaml (console listeners excepted: replay prints
+    /// the alerts itself).
+    #[arg(long)]
+    pub listeners: bool,
 
     /// Log files (plain or .gz), or file:// URLs. `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
@@ -86,6 +94,18 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
         labels.insert(&k, v);
     }
     let labels = Arc::new(labels);
+    let mut dispatcher = if args.listeners {
+        match Dispatcher::from_settings(&settings.listeners, DispatchOptions { skip_console: true }) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("{e}");
+                eprintln!("correlator: the listeners have {} configuration error(s)", e.0.len());
+                return Err(ExitCode::from(2));
+            }
+        }
+    } else {
+        None
+    };
     let mut engine = Engine::new(Arc::clone(&pipeline));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -109,6 +129,9 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
             engine.process(Event::from_line(line, ExpectMode::TimeMachine), now, &mut alerts);
             for a in alerts.drain(..) {
                 emit(&mut out, args.format, &a, &mut per_scenario);
+                if let Some(d) = &dispatcher {
+                    d.dispatch(&a);
+                }
             }
         });
         if let Err(e) = result {
@@ -117,8 +140,15 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
         }
     }
     let _ = out.flush();
+    let counters = dispatcher.as_ref().map(|d| d.counters()).unwrap_or_default();
+    if let Some(d) = dispatcher.as_mut() {
+        d.close();
+    }
     if !args.quiet {
         summary(&engine, &per_scenario, started);
+        if let Some(l) = listener_summary(&counters) {
+            eprintln!("{l}");
+        }
     }
     Ok(())
 }

@@ -4,14 +4,16 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::daemon::{self, ConsoleSink, RunOptions};
+use crate::daemon::{self, RunOptions};
+use crate::output::dispatch::{DispatchOptions, Dispatcher};
 
-use super::common::{HubArgs, load_settings, peak_rss_kib};
+use super::common::{HubArgs, listener_summary, load_settings, peak_rss_kib};
 
 /// Run the daemon: read the sources of acquis.yaml, parse, correlate, report alerts.
 ///
 /// With the shipped defaults the sources are the sample logs in samples/, read once (cat mode): the daemon then
-/// prints the alerts it finds and exits. Point acquis.yaml at real logs in tail mode (or at a syslog port) to run
+/// prints the alerts it finds and exits. Alerts go to the listeners of config.yaml (`listeners:`, enabled by
+/// `stack.listeners`; see docs/listeners.md): the shipped one prints them on stdout. Point acquis.yaml at real logs in tail mode (or at a syslog port) to run
 /// for good; SIGINT/SIGTERM stop it cleanly (nothing read is lost, positions and bucket state are saved), SIGHUP
 /// or an edit of acquis.yaml reloads the sources.
 ///
@@ -56,11 +58,20 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let dispatcher = match Dispatcher::from_settings(&settings.listeners, DispatchOptions::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("correlator: the listeners have {} configuration error(s)", e.0.len());
+            return ExitCode::from(2);
+        }
+    };
+    let counters = dispatcher.counters();
     let started = std::time::Instant::now();
     let opts = RunOptions {
         settings,
         stdin_type: if args.stdin { args.log_type.clone() } else { None },
-        sink: Box::new(ConsoleSink),
+        sink: Box::new(dispatcher),
     };
     match rt.block_on(daemon::run(opts)) {
         Ok(s) => {
@@ -76,6 +87,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                     s.alerts,
                     started.elapsed().as_secs_f64()
                 );
+                if let Some(l) = listener_summary(&counters) {
+                    eprintln!("{l}");
+                }
             }
             ExitCode::SUCCESS
         }

@@ -1,12 +1,14 @@
-//! `config/config.yaml`: where the hub, patterns, data and state live, which hub items are enabled (the stack), and
-//! the daemon's options. Relative paths are relative to the directory of the file, so a checkout works from
-//! anywhere.
+//! `config/config.yaml`: where the hub, patterns, data and state live, which hub items and listeners are enabled
+//! (the stack), the daemon's options, and the listener definitions (`listeners`). Relative paths are relative to
+//! the directory of the file, so a checkout works from anywhere.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::yaml::{ConfigError, from_document, read_file};
+use super::listeners::{ListenerSpec, ListenersSettings};
+use super::yaml::{ConfigError, Expr, Located, from_document, read_file};
 use crate::pipeline::{BuildOptions, Selection};
 
 /// The file as written.
@@ -21,6 +23,8 @@ pub struct ConfigFile {
     pub stack: StackSection,
     #[serde(default)]
     pub parsing: ParsingSection,
+    /// Named listeners (what to do with alerts); which run is `stack.listeners`.
+    pub listeners: Option<BTreeMap<String, Located<ListenerSpec>>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -43,6 +47,8 @@ pub struct StackSection {
     pub parsers: Option<Vec<String>>,
     pub scenarios: Option<Vec<String>>,
     pub postoverflows: Option<Vec<String>>,
+    /// Names of the enabled listeners (default: every listener defined in `listeners:`).
+    pub listeners: Option<Vec<Expr>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -67,6 +73,8 @@ pub struct Settings {
     pub selection: Selection,
     pub year: Option<i32>,
     pub reverse_dns: bool,
+    /// The listeners (defined and enabled), checked when the dispatcher is built.
+    pub listeners: ListenersSettings,
 }
 
 impl Settings {
@@ -82,6 +90,7 @@ impl Settings {
             selection: Selection::default(),
             year: None,
             reverse_dns: false,
+            listeners: ListenersSettings { base: root.join("config"), ..ListenersSettings::default() },
         }
     }
 
@@ -111,6 +120,12 @@ impl Settings {
             },
             year: cfg.parsing.year,
             reverse_dns: cfg.parsing.reverse_dns.unwrap_or(false),
+            listeners: ListenersSettings {
+                file: Some(file.clone()),
+                base: base.clone(),
+                defined: cfg.listeners.clone().unwrap_or_default(),
+                enabled: cfg.stack.listeners.clone(),
+            },
             hub,
             patterns,
         })

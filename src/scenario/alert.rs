@@ -43,6 +43,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
                 e.time.map(|t| format_rfc3339(&t)).unwrap_or_default()
             },
             meta: e.meta.iter().map(|(k, v)| MetaItem { key: k.to_string(), value: v.to_string() }).collect(),
+            raw: e.line.raw.clone(),
         })
         .collect();
     let source_key = sources.keys().next().cloned().unwrap_or_default();
@@ -67,7 +68,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         summary: message,
         audit: None,
     };
-    let ovf = RuntimeAlert {
+    let mut ovf = RuntimeAlert {
         mapkey: format!("{}/{}", sc.name, inst.key),
         bucket_id: format!("{:016x}", inst.id),
         whitelisted: false,
@@ -76,6 +77,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         alert,
         source_key,
     };
+    render_texts(sc, &mut ovf);
     Ok(Event {
         kind: EventType::Overflow,
         expect_mode: match inst.mode {
@@ -88,6 +90,31 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         overflow: Some(Box::new(ovf)),
         ..Event::default()
     })
+}
+
+/// Renders the scenario's `summary:` and `message:` templates into the alert. Both default to CrowdSec's message
+/// (already in place); a template that fails at run time keeps that default, with a rate-limited warning, so a
+/// hostile event can never cost an alert. The message template sees the rendered summary.
+fn render_texts(sc: &Scenario, ovf: &mut RuntimeAlert) {
+    if sc.summary.is_none() && sc.message.is_none() {
+        return;
+    }
+    let mut ctx = crate::output::render::runtime_alert_json(ovf);
+    if let Some(t) = &sc.summary {
+        match t.render(&ctx) {
+            Ok(text) => {
+                ctx["summary"] = serde_json::Value::String(text.clone());
+                ovf.alert.summary = text;
+            }
+            Err(e) => crate::warn_limited!(scenario = %sc.name, "summary template failed, default kept: {e}"),
+        }
+    }
+    if let Some(t) = &sc.message {
+        match t.render(&ctx) {
+            Ok(text) => ovf.alert.message = text,
+            Err(e) => crate::warn_limited!(scenario = %sc.name, "message template failed, default kept: {e}"),
+        }
+    }
 }
 
 /// The sources of the kept events; all must share one scope.
