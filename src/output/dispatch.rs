@@ -497,3 +497,255 @@ fn compile_filter(f: &Expr, services: &Arc<Services>, ctx: &mut SpecCtx) -> Opti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::event::tests::sample_alert;
+    use governor::clock::FakeRelativeClock;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    /// Records what it is given; can be told to block (a hung server) or to fail.
+    #[derive(Clone, Default)]
+    struct Probe {
+        got: Arc<Mutex<Vec<String>>>,
+        block: Arc<AtomicBool>,
+        fail: bool,
+    }
+
+    impl Listener for Probe {
+        fn deliver(&mut self, item: &Item) -> Result<(), String> {
+            while self.block.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let s = match item {
+                Item::Event(v) => v.summary.clone(),
+                Item::Audit(r) => format!("audit:{}", r.schema),
+            };
+            self.got.lock().unwrap().push(s);
+            if self.fail { Err("boom".into()) } else { Ok(()) }
+        }
+    }
+
+    fn setup(name: &str, p: &Probe) -> ListenerSetup {
+        ListenerSetup::new(name, Box::new(p.clone()), Accepts::Events)
+    }
+
+    fn alert(i: usize, sev: Severity) -> Event {
+        sample_alert(&format!("10.0.0.{i}"), sev, &format!("alert {i}"))
+    }
+
+    #[test]
+    fn severity_floor_and_filter_select_events() {
+        let (all, loud, ssh_root) = (Probe::default(), Probe::default(), Probe::default());
+        let services = Arc::new(Services::new());
+        let env = CompileEnv::for_event(Arc::clone(&services)).with_root("Alert", RootType::Alert);
+        let mut s2 = setup("loud", &loud);
+        s2.min_severity = Severity::Warning;
+        let mut s3 = setup("root", &ssh_root);
+        s3.filter = Some(
+            expr::compile("Alert.GetValue() == '10.0.0.2' && evt.Overflow.Alert.Events[0].GetMeta('target_user') == 'root'", &env)
+                .unwrap(),
+        );
+        let mut d = Dispatcher::new(vec![setup("all", &all), s2, s3]);
+        d.dispatch(&alert(1, Severity::Notice));
+        d.dispatch(&alert(2, Severity::Warning));
+        d.dispatch(&alert(3, Severity::Error));
+        // Not an overflow: ignored.
+        d.dispatch(&Event::default());
+        assert_eq!(d.close(), CloseReport::default());
+        assert_eq!(*all.got.lock().unwrap(), vec!["alert 1", "alert 2", "alert 3"]);
+        assert_eq!(*loud.got.lock().unwrap(), vec!["alert 2", "alert 3"]);
+        assert_eq!(*ssh_root.got.lock().unwrap(), vec!["alert 2"]);
+        let c = d.counters();
+        assert_eq!(c[0].1.snapshot(), (3, 0, 0, 0));
+        assert_eq!(c[1].1.snapshot(), (2, 0, 0, 0));
+    }
+
+    #[test]
+    fn a_failing_filter_sends_nothing_and_audit_rows_go_to_audit_listeners() {
+        let (p, audit) = (Probe::default(), Probe::default());
+        let services = Arc::new(Services::new());
+        let env = CompileEnv::for_event(Arc::clone(&services)).with_root("Alert", RootType::Alert);
+        let mut s = setup("f", &p);
+        s.filter = Some(expr::compile("evt.Overflow.Alert.Events[5].Timestamp == 'x'", &env).unwrap());
+        let a = ListenerSetup::new("audit", Box::new(audit.clone()), Accepts::Audit);
+        let mut d = Dispatcher::new(vec![s, a]);
+        let mut e = alert(1, Severity::Warning);
+        d.dispatch(&e);
+        e.overflow.as_mut().unwrap().alert.audit =
+            Some(crate::event::AuditRecord { schema: "logins".into(), columns: vec![("u".into(), "x".into())] });
+        d.dispatch(&e);
+        d.close();
+        assert!(p.got.lock().unwrap().is_empty());
+        assert_eq!(*audit.got.lock().unwrap(), vec!["audit:logins"]);
+    }
+
+    #[test]
+    fn rate_limit_refuses_past_the_burst_and_counts() {
+        let p = Probe::default();
+        let mut s = setup("mail", &p);
+        s.rate_limit = RateLimit::new(3, Duration::from_secs(3600));
+        let mut d = Dispatcher::new(vec![s]);
+        for i in 0..10 {
+            d.dispatch(&alert(i, Severity::Warning));
+        }
+        d.close();
+        assert_eq!(*p.got.lock().unwrap(), vec!["alert 0", "alert 1", "alert 2"]);
+        assert_eq!(d.counters()[0].1.snapshot(), (3, 0, 0, 7));
+    }
+
+    #[test]
+    fn rate_limit_slots_come_back_with_time() {
+        let clock = FakeRelativeClock::default();
+        let rl = RateLimit::with_clock(2, Duration::from_secs(60), clock.clone()).unwrap();
+        assert!(rl.allow() && rl.allow());
+        assert!(!rl.allow());
+        clock.advance(Duration::from_secs(29));
+        assert!(!rl.allow());
+        clock.advance(Duration::from_secs(1));
+        assert!(rl.allow(), "one slot back every per/max = 30 s");
+        assert!(!rl.allow());
+        clock.advance(Duration::from_secs(600));
+        assert!(rl.allow() && rl.allow() && !rl.allow(), "never more than the burst");
+        assert!(RateLimit::new(0, Duration::from_secs(1)).is_none());
+    }
+
+    #[test]
+    fn a_blocked_listener_drops_past_its_queue_without_blocking_others() {
+        let (slow, fast) = (Probe::default(), Probe::default());
+        slow.block.store(true, Ordering::Relaxed);
+        let mut s = setup("slow", &slow);
+        s.queue_size = 4;
+        let mut d = Dispatcher::new(vec![s, setup("fast", &fast)]);
+        let t = Instant::now();
+        for i in 0..100 {
+            d.dispatch(&alert(i, Severity::Warning));
+        }
+        assert!(t.elapsed() < Duration::from_secs(2), "dispatch must not wait for a blocked listener");
+        // The fast listener gets everything while the slow one is still stuck.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fast.got.lock().unwrap().len() < 100 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(fast.got.lock().unwrap().len(), 100);
+        let (sent, _, dropped, _) = d.counters()[0].1.snapshot();
+        assert_eq!(sent, 0);
+        // The worker holds one item and the queue four; the rest were dropped.
+        assert!((95..=96).contains(&dropped), "dropped {dropped}");
+        slow.block.store(false, Ordering::Relaxed);
+        d.close();
+        let (sent, failed, dropped2, _) = d.counters()[0].1.snapshot();
+        assert_eq!((sent + dropped2, failed), (100, 0));
+        assert_eq!(slow.got.lock().unwrap().len() as u64, sent);
+    }
+
+    #[test]
+    fn close_gives_up_on_a_hung_listener_after_the_timeout() {
+        let hung = Probe::default();
+        hung.block.store(true, Ordering::Relaxed);
+        let mut d = Dispatcher::new(vec![setup("hung", &hung)]).with_close_timeout(Duration::from_millis(200));
+        for i in 0..3 {
+            d.dispatch(&alert(i, Severity::Warning));
+        }
+        let t = Instant::now();
+        let r = d.close();
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert_eq!(r.unfinished, vec![("hung".to_string(), 3)]);
+        assert_eq!(d.counters()[0].1.snapshot().2, 3);
+        hung.block.store(false, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn failures_are_counted() {
+        let p = Probe { fail: true, ..Probe::default() };
+        let mut d = Dispatcher::new(vec![setup("bad", &p)]);
+        d.dispatch(&alert(1, Severity::Error));
+        d.dispatch(&alert(2, Severity::Error));
+        d.close();
+        assert_eq!(d.counters()[0].1.snapshot(), (0, 2, 0, 0));
+    }
+
+    fn settings(yaml: &str) -> (tempfile::TempDir, crate::config::settings::Settings) {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        let s = crate::config::settings::Settings::load(&f).unwrap();
+        (d, s)
+    }
+
+    #[test]
+    fn settings_build_the_enabled_listeners() {
+        let (dir, s) = settings(
+            "listeners:\n  out:\n    type: jsonl\n    path: alerts.jsonl\n    min_severity: warning\n  \
+             audit:\n    type: csv\n    dir: audit\n  mail:\n    type: email\n    host: 127.0.0.1\n    tls: none\n    \
+             from: c@example.org\n    to: [ops@example.org]\nstack:\n  listeners: [out, audit]\n",
+        );
+        let mut d = Dispatcher::from_settings(&s.listeners, DispatchOptions::default()).unwrap();
+        let names: Vec<String> = d.counters().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["out", "audit"]);
+        d.dispatch(&alert(1, Severity::Notice));
+        d.dispatch(&alert(2, Severity::Warning));
+        d.close();
+        let text = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["summary"], "alert 2");
+        assert_eq!(lines[0]["data"]["source_ip"], "10.0.0.2");
+    }
+
+    #[test]
+    fn settings_without_listeners_give_a_console() {
+        let (_d, s) = settings("paths:\n  hub: h\n");
+        let d = Dispatcher::from_settings(&s.listeners, DispatchOptions::default()).unwrap();
+        assert_eq!(d.counters()[0].0, "console");
+        let d = Dispatcher::from_settings(&s.listeners, DispatchOptions { skip_console: true }).unwrap();
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn configuration_errors_have_positions() {
+        let (_d, s) = settings(concat!(
+            "listeners:\n",
+            "  a:\n",
+            "    type: jsonl\n",
+            "    path: x.jsonl\n",
+            "    url: http://x\n",
+            "    min_severity: loud\n",
+            "    filter: Alert.GetValue() ==\n",
+            "  b:\n",
+            "    type: webhook\n",
+            "    url: ftp://x\n",
+            "    timeout: 3 parsecs\n",
+            "    body: \"{{ oops(\"\n",
+            "  c:\n",
+            "    type: pigeon\n",
+            "  d:\n",
+            "    type: exec\n",
+            "stack:\n",
+            "  listeners: [a, b, c, d, zz]\n",
+        ));
+        let e = Dispatcher::from_settings(&s.listeners, DispatchOptions::default()).err().unwrap().to_string();
+        for want in [
+            "config.yaml:5:10: listener a: option `url` does not apply to a jsonl listener",
+            "config.yaml:6:19: listener a: min_severity \"loud\"",
+            "config.yaml:7:",
+            "listener a: filter:",
+            "config.yaml:10:10: listener b: url \"ftp://x\"",
+            "config.yaml:11:14: listener b:",
+            "config.yaml:12: listener b: template: syntax error",
+            "config.yaml:14:11: listener c: unknown listener type \"pigeon\"",
+            "config.yaml:16:5: listener d: `command` is required",
+            "config.yaml:18:27: stack.listeners: no listener named \"zz\"",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+        // Unknown keys are refused by the YAML reader itself.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.yaml");
+        std::fs::write(&f, "listeners:\n  a:\n    type: console\n    colour: red\n").unwrap();
+        let e = crate::config::settings::Settings::load(&f).unwrap_err().to_string();
+        assert!(e.contains("config.yaml:4:5: unknown field `colour`"), "{e}");
+    }
+}

@@ -240,4 +240,71 @@ mod tests {
         let t = chrono::DateTime::parse_from_rfc3339("2026-02-12T14:10:21.5+02:00").unwrap();
         assert_eq!(go_time_string(&t), "2026-02-12 14:10:21.5 +0200 +0200");
     }
+
+    fn compile(yaml: &str) -> (Option<Scenario>, String) {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("sc.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        let docs = super::super::spec::read_scenario_file(&f).unwrap();
+        let mut errors = crate::config::yaml::ConfigErrors::default();
+        let mut warnings = Vec::new();
+        let mut c = super::super::compile::ScenarioCompiler {
+            services: std::sync::Arc::new(Services::new()),
+            data_dir: d.path(),
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        let sc = c.compile(&f, &docs[0]);
+        (sc, errors.to_string())
+    }
+
+    const HEAD: &str = "type: trigger\nname: t/x\ndescription: d\nfilter: \"true\"\n";
+
+    fn runtime_alert() -> RuntimeAlert {
+        let src = Source { ip: "1.2.3.4".into(), scope: "Ip".into(), value: "1.2.3.4".into(), ..Source::default() };
+        let mut ovf = RuntimeAlert { source_key: "1.2.3.4".into(), ..RuntimeAlert::default() };
+        ovf.sources.insert("1.2.3.4".into(), src.clone());
+        ovf.alert.source = Some(src);
+        ovf.alert.events = vec![AlertEvent {
+            meta: vec![MetaItem { key: "user".into(), value: "r<o>ot".into() }],
+            ..AlertEvent::default()
+        }];
+        ovf.alert.message = "Ip 1.2.3.4 performed 't/x'".into();
+        ovf.alert.summary = ovf.alert.message.clone();
+        ovf
+    }
+
+    #[test]
+    fn summary_and_message_templates_render_into_the_alert() {
+        let (sc, e) = compile(&format!(
+            "{HEAD}summary: \"Brute force from {{{{ source_ip }}}} as {{{{ events[0].meta.user }}}}\"\n\
+             message: |\n  {{{{ summary }}}}.\n  {{{{ events | length }}}} event(s)\n"
+        ));
+        let sc = sc.unwrap_or_else(|| panic!("{e}"));
+        let mut ovf = runtime_alert();
+        render_texts(&sc, &mut ovf);
+        assert_eq!(ovf.alert.summary, "Brute force from 1.2.3.4 as r<o>ot");
+        assert_eq!(ovf.alert.message, "Brute force from 1.2.3.4 as r<o>ot.\n1 event(s)");
+    }
+
+    #[test]
+    fn labels_fallback_and_failing_templates_keep_the_default() {
+        let (sc, e) = compile(&format!(
+            "{HEAD}labels:\n  summary: \"{{% for i in range(1000) %}}{{% for j in range(1000) %}}{{% endfor %}}{{% endfor %}}\"\n  \
+             message: \"from {{{{ value }}}}\"\n"
+        ));
+        let sc = sc.unwrap_or_else(|| panic!("{e}"));
+        let mut ovf = runtime_alert();
+        render_texts(&sc, &mut ovf);
+        assert_eq!(ovf.alert.summary, "Ip 1.2.3.4 performed 't/x'", "fuel exhausted: default kept");
+        assert_eq!(ovf.alert.message, "from 1.2.3.4");
+    }
+
+    #[test]
+    fn template_syntax_errors_name_the_file_line() {
+        let (sc, e) = compile(&format!("{HEAD}summary: \"{{{{ source_ip \"\nmessage: |\n  ok\n  {{% if %}}\n"));
+        assert!(sc.is_none());
+        assert!(e.contains("sc.yaml:5: scenario t/x: summary template: syntax error"), "{e}");
+        assert!(e.contains("sc.yaml:8: scenario t/x: message template: syntax error"), "{e}");
+    }
 }
