@@ -130,4 +130,21 @@ mod tests {
         // Another schema with other columns under the same file name is refused, not mixed in.
         assert!(l.deliver(&row("logins", &[("other", "x")])).is_err());
     }
+
+    #[test]
+    fn header_after_rotation_while_running_and_not_after_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        let mut l = CsvListener::new(d.path().to_path_buf(), false);
+        l.deliver(&row("a", &[("k", "1")])).unwrap();
+        std::fs::rename(&p, d.path().join("a.csv.1")).unwrap();
+        l.deliver(&row("a", &[("k", "=2")])).unwrap();
+        assert_eq!(std::fs::read_to_string(d.path().join("a.csv.1")).unwrap(), "k\n1\n");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "k\n=2\n", "escape_formulas off");
+        // A new listener (a restart) on a file written with another header appends, without a header.
+        std::fs::write(&p, "old,header\nx,y\n").unwrap();
+        let mut l2 = CsvListener::new(d.path().to_path_buf(), true);
+        l2.deliver(&row("a", &[("k", "3")])).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "old,header\nx,y\n3\n");
+    }
 }
