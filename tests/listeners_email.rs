@@ -72,7 +72,8 @@ fn mails_through_a_real_smtp_server() {
     let maildir = d.path().join("maildir");
     let smtpd = start_smtpd(&maildir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let common = format!("    type: email\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    timeout: 10s\n", smtpd.port);
+    let common =
+        format!("    type: email\n    host: 127.0.0.1\n    port: {}\n    tls: none\n    timeout: 10s\n", smtpd.port);
     let cfg = format!(
         "paths:\n  hub: {hub}\n  state: {state}\nstack:\n  listeners: [mail, limited]\nlisteners:\n\
          \x20 mail:\n{common}    from: Correlator <correlator@example.org>\n    to: [all@example.org]\n    \
@@ -108,8 +109,10 @@ fn mails_through_a_real_smtp_server() {
     assert!(stderr.contains(&format!("limited: 3 sent, {} rate-limited", n - 3)), "{stderr}");
     assert!(stderr.contains(&format!("mail: {n} sent")), "{stderr}");
 
-    let mut expected: Vec<String> =
-        alerts.iter().map(|a| format!("{} {}", a["severity"].as_str().unwrap().to_uppercase(), a["summary"].as_str().unwrap())).collect();
+    let mut expected: Vec<String> = alerts
+        .iter()
+        .map(|a| format!("{} {}", a["severity"].as_str().unwrap().to_uppercase(), a["summary"].as_str().unwrap()))
+        .collect();
     let mut got: Vec<String> = all.iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     expected.sort();
     got.sort();

@@ -191,7 +191,10 @@ fn payloads_headers_retries_and_templates() {
     for (r, alert) in t.iter().zip(&want) {
         assert_eq!(r.method, "PUT");
         let v: Value = serde_json::from_str(&r.body).expect("the template gives JSON");
-        assert_eq!(v, serde_json::json!({"text": alert["summary"], "ip": alert["source_ip"], "n": alert["events_count"]}));
+        assert_eq!(
+            v,
+            serde_json::json!({"text": alert["summary"], "ip": alert["source_ip"], "n": alert["events_count"]})
+        );
     }
 
     // 404 is not retried.
@@ -230,7 +233,9 @@ fn dead_endpoints_neither_block_nor_lose_other_listeners_events() {
         hung_line.split("; ").map(|p| p.trim_start_matches("listeners: ")).find(|p| p.starts_with(name)).unwrap_or("")
     };
     let count = |p: &str, what: &str| -> usize {
-        p.split(", ").find_map(|x| x.strip_suffix(what).and_then(|x| x.trim().rsplit(' ').next()?.parse().ok())).unwrap_or(0)
+        p.split(", ")
+            .find_map(|x| x.strip_suffix(what).and_then(|x| x.trim().rsplit(' ').next()?.parse().ok()))
+            .unwrap_or(0)
     };
     let h = part("hung:");
     assert_eq!(count(h, " sent"), 0, "{hung_line}");

@@ -545,8 +545,11 @@ mod tests {
         s2.min_severity = Severity::Warning;
         let mut s3 = setup("root", &ssh_root);
         s3.filter = Some(
-            expr::compile("Alert.GetValue() == '10.0.0.2' && evt.Overflow.Alert.Events[0].GetMeta('target_user') == 'root'", &env)
-                .unwrap(),
+            expr::compile(
+                "Alert.GetValue() == '10.0.0.2' && evt.Overflow.Alert.Events[0].GetMeta('target_user') == 'root'",
+                &env,
+            )
+            .unwrap(),
         );
         let mut d = Dispatcher::new(vec![setup("all", &all), s2, s3]);
         d.dispatch(&alert(1, Severity::Notice));
@@ -693,6 +696,42 @@ mod tests {
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["summary"], "alert 2");
         assert_eq!(lines[0]["data"]["source_ip"], "10.0.0.2");
+    }
+
+    /// The daemon builds and closes dispatchers from async code (reloads): nothing in a listener may need to be
+    /// dropped outside a runtime, and a configuration error after some listeners were built must not panic.
+    #[tokio::test]
+    async fn listeners_are_built_run_and_dropped_inside_a_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.json");
+        let f = dir.path().join("config.yaml");
+        // A loopback port nothing listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        std::fs::write(
+            &f,
+            format!(
+                "listeners:\n  x:\n    type: exec\n    command: [sh, -c, 'cat > \"$0\"', {}]\n  \
+                 w:\n    type: webhook\n    url: http://127.0.0.1:{closed}/\n    retries: 0\n  \
+                 m:\n    type: email\n    host: 127.0.0.1\n    port: {closed}\n    tls: none\n    from: a@b.c\n    \
+                 to: [d@e.f]\n    retries: 0\n  bad:\n    type: exec\n    command: []\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        let s = crate::config::settings::Settings::load(&f).unwrap();
+        assert!(Dispatcher::from_settings(&s.listeners, DispatchOptions::default()).is_err());
+        let mut ok = s.listeners.clone();
+        ok.enabled = Some(["x", "w", "m"].iter().map(|n| Expr::inline(*n)).collect());
+        let mut d = Dispatcher::from_settings(&ok, DispatchOptions::default()).unwrap();
+        d.dispatch(&alert(7, Severity::Warning));
+        d.close();
+        let c = d.counters();
+        assert_eq!(c[0].1.snapshot(), (1, 0, 0, 0), "exec");
+        assert_eq!(c[1].1.snapshot(), (0, 1, 0, 0), "webhook to a closed port");
+        assert_eq!(c[2].1.snapshot(), (0, 1, 0, 0), "smtp to a closed port");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(v["summary"], "alert 7");
+        drop(d);
     }
 
     #[test]

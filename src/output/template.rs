@@ -136,8 +136,11 @@ mod tests {
 
     #[test]
     fn fuel_stops_runaway_loops() {
-        let t = Template::compile("{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}", Escape::None)
-            .unwrap();
+        let t = Template::compile(
+            "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",
+            Escape::None,
+        )
+        .unwrap();
         let e = t.render(&json!({})).unwrap_err();
         assert!(e.contains("fuel"), "{e}");
     }
@@ -158,6 +161,26 @@ mod tests {
         let j = Template::compile("{\"text\": {{ ua }}}", Escape::Json).unwrap();
         let v: serde_json::Value = serde_json::from_str(&j.render(&ctx).unwrap()).unwrap();
         assert_eq!(v["text"], "<script>\"x\"</script>");
+    }
+
+    #[test]
+    fn documented_idioms() {
+        let ctx = json!({
+            "summary": "a \"b\"", "severity": "warning", "records": ["l1", "l\"2"],
+            "events": [{"meta": {"u": "root"}}, {"meta": {"u": "admin"}}, {"meta": {"u": "root"}}],
+        });
+        let j = Template::compile(
+            "{\"text\": {{ summary }}, \"s\": {{ severity }}, \"lines\": {{ records }}}",
+            Escape::Json,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&j.render(&ctx).unwrap()).unwrap();
+        assert_eq!(v, json!({"text": "a \"b\"", "s": "warning", "lines": ["l1", "l\"2"]}));
+        let t =
+            Template::compile("{{ events | map(attribute='meta.u') | unique | join(', ') }}", Escape::None).unwrap();
+        assert_eq!(t.render(&ctx).unwrap(), "root, admin");
+        let t = Template::compile("{{ severity | upper }} {{ records | join('\n') }}", Escape::None).unwrap();
+        assert_eq!(t.render(&ctx).unwrap(), "WARNING l1\nl\"2");
     }
 
     #[test]

@@ -61,7 +61,8 @@ impl CsvListener {
 impl Listener for CsvListener {
     fn deliver(&mut self, item: &Item) -> Result<(), String> {
         let Item::Audit(row) = item else { return Ok(()) };
-        let stem = file_stem(&row.schema).ok_or_else(|| format!("audit schema {:?}: unusable as a file name", row.schema))?;
+        let stem =
+            file_stem(&row.schema).ok_or_else(|| format!("audit schema {:?}: unusable as a file name", row.schema))?;
         let columns: Vec<String> = row.columns.iter().map(|(k, _)| k.clone()).collect();
         let sf = self.files.entry(stem.clone()).or_insert_with(|| SchemaFile {
             file: RotatingFile::new(self.dir.join(format!("{stem}.csv"))),
@@ -118,8 +119,11 @@ mod tests {
     fn quoting_formulas_and_schema_names() {
         let d = tempfile::tempdir().unwrap();
         let mut l = CsvListener::new(d.path().to_path_buf(), true);
-        l.deliver(&row("logins", &[("user", "a,b"), ("note", "say \"hi\"\nbye"), ("f", "=cmd|' /C calc'!A0"), ("n", "-12.5")]))
-            .unwrap();
+        l.deliver(&row(
+            "logins",
+            &[("user", "a,b"), ("note", "say \"hi\"\nbye"), ("f", "=cmd|' /C calc'!A0"), ("n", "-12.5")],
+        ))
+        .unwrap();
         let text = std::fs::read_to_string(d.path().join("logins.csv")).unwrap();
         assert_eq!(text, "user,note,f,n\n\"a,b\",\"say \"\"hi\"\"\nbye\",'=cmd|' /C calc'!A0,-12.5\n");
         assert!(file_stem("../etc/passwd").is_none());

@@ -100,7 +100,9 @@ impl EmailListener {
         let mut to = Vec::new();
         match &spec.to {
             None => ctx.err_at(pos, "`to` is required".into()),
-            Some(list) if list.value.is_empty() => ctx.err_at(crate::config::yaml::position(list), "`to` is empty".into()),
+            Some(list) if list.value.is_empty() => {
+                ctx.err_at(crate::config::yaml::position(list), "`to` is empty".into())
+            }
             Some(list) => {
                 for a in &list.value {
                     match a.trim().parse::<Mailbox>() {
@@ -176,7 +178,8 @@ impl EmailListener {
         let subject = self
             .render(&self.cfg.subject, "subject", v, &ctx)
             .unwrap_or_else(|| format!("[correlator] {}: {}", v.severity.as_str(), v.summary));
-        let subject: String = subject.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+        let subject: String =
+            subject.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
         let text = self.render(&self.cfg.body, "body", v, &ctx).unwrap_or_else(|| default_text(v));
         let mut b = Message::builder().from(self.cfg.from.clone()).subject(excerpt(&subject, MAX_SUBJECT));
         for t in &self.cfg.to {

@@ -32,7 +32,9 @@ pub struct ExecConfig {
 
 pub struct ExecListener {
     cfg: ExecConfig,
-    rt: tokio::runtime::Runtime,
+    /// Created on the first run, i.e. on the worker thread, where it is also dropped: a tokio runtime must not be
+    /// dropped inside another runtime's async context, which is where listeners may be built.
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 /// What one run gave.
@@ -45,12 +47,8 @@ pub struct RunOutput {
 }
 
 impl ExecListener {
-    pub fn new(cfg: ExecConfig) -> Result<ExecListener, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("exec runtime: {e}"))?;
-        Ok(ExecListener { cfg, rt })
+    pub fn new(cfg: ExecConfig) -> ExecListener {
+        ExecListener { cfg, rt: None }
     }
 
     pub fn from_spec(spec: &ListenerSpec, pos: (u32, u32), ctx: &mut SpecCtx) -> Option<ExecListener> {
@@ -75,20 +73,22 @@ impl ExecListener {
             timeout: ctx.duration(&spec.timeout, Duration::from_secs(30)),
             format: ctx.format(&spec.format, &[Format::Json, Format::Alert], Format::Json),
         };
-        match ExecListener::new(cfg) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                ctx.err_at(pos, e);
-                None
-            }
-        }
+        Some(ExecListener::new(cfg))
     }
 
     /// Runs the command once with `input` on stdin.
-    pub fn run(&self, input: Vec<u8>) -> Result<RunOutput, String> {
+    pub fn run(&mut self, input: Vec<u8>) -> Result<RunOutput, String> {
+        if self.rt.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("exec runtime: {e}"))?;
+            self.rt = Some(rt);
+        }
+        let Some(rt) = &self.rt else { return Err("exec runtime missing".into()) };
         let cmd = &self.cfg.command;
         let program = PathBuf::from(&cmd[0]);
-        self.rt.block_on(async {
+        rt.block_on(async {
             let mut child = tokio::process::Command::new(&program)
                 .args(&cmd[1..])
                 .stdin(Stdio::piped())
@@ -147,7 +147,7 @@ async fn read_capped<R: AsyncRead + Unpin>(r: Option<R>) -> String {
 impl Listener for ExecListener {
     fn deliver(&mut self, item: &Item) -> Result<(), String> {
         let Item::Event(v) = item else { return Ok(()) };
-        let mut input = serde_json::to_vec(&self.cfg.format.json(v)).map_err(|e| e.to_string())?;
+        let mut input = self.cfg.format.json(v).into_bytes();
         input.push(b'\n');
         let out = self.run(input)?;
         let program = &self.cfg.command[0];
@@ -175,12 +175,11 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             format: Format::Json,
         })
-        .unwrap()
     }
 
     #[test]
     fn stdin_reaches_the_program_and_output_is_captured() {
-        let l = listener(&["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], 5000);
+        let mut l = listener(&["sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"], 5000);
         let out = l.run(b"hello $(id) `id` ;\n".to_vec()).unwrap();
         assert!(!out.success);
         assert_eq!(out.stdout, "HELLO $(ID) `ID` ;\n");
@@ -189,7 +188,7 @@ mod tests {
 
     #[test]
     fn a_hung_program_is_killed_at_the_timeout() {
-        let l = listener(&["sleep", "30"], 300);
+        let mut l = listener(&["sleep", "30"], 300);
         let t = std::time::Instant::now();
         let e = l.run(Vec::new()).unwrap_err();
         assert!(e.contains("timed out"), "{e}");
@@ -198,7 +197,7 @@ mod tests {
 
     #[test]
     fn large_input_to_a_program_that_reads_nothing_does_not_block() {
-        let l = listener(&["true"], 5000);
+        let mut l = listener(&["true"], 5000);
         let out = l.run(vec![b'x'; 1 << 20]).unwrap();
         assert!(out.success);
         let e = listener(&["/nonexistent/program"], 1000).run(Vec::new()).unwrap_err();

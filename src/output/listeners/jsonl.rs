@@ -29,7 +29,7 @@ impl JsonlListener {
 impl Listener for JsonlListener {
     fn deliver(&mut self, item: &Item) -> Result<(), String> {
         let Item::Event(v) = item else { return Ok(()) };
-        let mut line = serde_json::to_vec(&self.format.json(v)).map_err(|e| e.to_string())?;
+        let mut line = self.format.json(v).into_bytes();
         line.push(b'\n');
         let path = self.file.path().display().to_string();
         self.file.prepare().map_err(|e| format!("{path}: {e}"))?;

@@ -21,8 +21,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::config::listeners::ListenerSpec;
 use crate::config::yaml::{ConfigError, ConfigErrors, Expr};
 use crate::gocompat::duration::parse_duration;
@@ -78,11 +76,12 @@ impl Format {
         }
     }
 
-    /// The JSON payload of `view` (`Text` gives the event JSON too: callers wanting text use `view.text`).
-    pub fn json(self, view: &EventView) -> Value {
+    /// The JSON text of `view`, keys in the event's order (`Text` gives the event JSON too: callers wanting text
+    /// use `view.text`).
+    pub fn json(self, view: &EventView) -> String {
         match self {
-            Format::Alert => view.alert.clone(),
-            Format::Json | Format::Text => view.to_json(),
+            Format::Alert => view.alert.to_string(),
+            Format::Json | Format::Text => serde_json::to_string(view).unwrap_or_default(),
         }
     }
 }
@@ -128,7 +127,7 @@ const TYPES: &[(&str, &[&str])] = &[
 
 /// Checks a spec and builds the listener; problems go to `errors` as `file:line:col: message`.
 pub fn build(spec: &ListenerSpec, pos: (u32, u32), ctx: &mut SpecCtx) -> Option<Built> {
-    let Some(kind) = ctx.required(&spec.kind, "type", pos) else { return None };
+    let kind = ctx.required(&spec.kind, "type", pos)?;
     let Some((_, allowed)) = TYPES.iter().find(|(t, _)| *t == kind.src) else {
         let names: Vec<&str> = TYPES.iter().map(|(t, _)| *t).collect();
         ctx.err_expr(kind, format!("unknown listener type {:?} (expected one of {})", kind.src, names.join(", ")));
@@ -140,18 +139,24 @@ pub fn build(spec: &ListenerSpec, pos: (u32, u32), ctx: &mut SpecCtx) -> Option<
             ctx.err_at(at, format!("option `{opt}` does not apply to a {} listener", kind.src));
         }
     }
-    let built = match kind.src.as_str() {
-        "console" => console::ConsoleListener::from_spec(spec, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
-        "log" => Some((Box::new(log::LogListener::new(ctx.name)) as Box<dyn Listener>, Accepts::Events)),
-        "csv" => csv::CsvListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Audit)),
-        "jsonl" => jsonl::JsonlListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
-        "webhook" => {
-            webhook::WebhookListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events))
-        }
-        "email" => email::EmailListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
-        "exec" => exec::ExecListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
-        _ => None,
-    };
+    let built =
+        match kind.src.as_str() {
+            "console" => console::ConsoleListener::from_spec(spec, ctx)
+                .map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
+            "log" => Some((Box::new(log::LogListener::new(ctx.name)) as Box<dyn Listener>, Accepts::Events)),
+            "csv" => {
+                csv::CsvListener::from_spec(spec, pos, ctx).map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Audit))
+            }
+            "jsonl" => jsonl::JsonlListener::from_spec(spec, pos, ctx)
+                .map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
+            "webhook" => webhook::WebhookListener::from_spec(spec, pos, ctx)
+                .map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
+            "email" => email::EmailListener::from_spec(spec, pos, ctx)
+                .map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
+            "exec" => exec::ExecListener::from_spec(spec, pos, ctx)
+                .map(|l| (Box::new(l) as Box<dyn Listener>, Accepts::Events)),
+            _ => None,
+        };
     if ctx.errors.0.len() > before {
         return None;
     }
@@ -201,7 +206,7 @@ impl SpecCtx<'_> {
                 default
             }
             Err(err) => {
-                self.err_expr(e, format!("{err}"));
+                self.err_expr(e, err.to_string());
                 default
             }
         }

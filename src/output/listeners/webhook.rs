@@ -107,10 +107,12 @@ impl WebhookListener {
         if let Some(t) = &self.cfg.body {
             match t.render(&v.template_context()) {
                 Ok(b) => return Some(b),
-                Err(e) => crate::warn_limited!(url = %self.cfg.url, "webhook body template failed, sending the JSON event: {e}"),
+                Err(e) => {
+                    crate::warn_limited!(url = %self.cfg.url, "webhook body template failed, sending the JSON event: {e}")
+                }
             }
         }
-        Some(self.cfg.format.json(v).to_string())
+        Some(self.cfg.format.json(v))
     }
 
     fn attempt(&self, body: &str) -> Attempt {
