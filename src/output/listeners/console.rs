@@ -1,5 +1,6 @@
 //! `console`: one line per event on standard output, as text (`output::render::alert_text`: time, severity,
-//! scenario, scope, value, event count, summary) or JSON (`format: json` / `alert`).
+//! scenario, scope, value, event count, summary; control characters escaped so one event is one line) or JSON
+//! (`format: json` / `alert`).
 //!
 //! Lines are written through a buffer that is flushed whenever the queue is momentarily empty, so a burst costs one
 //! write and a quiet daemon shows each alert at once. A closed stdout (`correlator run | head`) makes deliveries
@@ -31,7 +32,7 @@ impl Listener for ConsoleListener {
     fn deliver(&mut self, item: &Item) -> Result<(), String> {
         let Item::Event(v) = item else { return Ok(()) };
         let r = match self.format {
-            Format::Text => writeln!(self.out, "{}", v.text),
+            Format::Text => writeln!(self.out, "{}", super::one_line(&v.text)),
             f => writeln!(self.out, "{}", f.json(v)),
         };
         r.map_err(|e| format!("stdout: {e}"))

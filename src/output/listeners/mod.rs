@@ -257,6 +257,18 @@ impl SpecCtx<'_> {
     }
 }
 
+/// `s` on one line: control characters (line breaks included) written as escapes, so a value decoded from a
+/// hostile log (a JSON field holding `\n`) cannot forge extra lines in a line-oriented output.
+pub(crate) fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}
+
 /// The first `max` bytes of `s` at a character boundary, for log messages about hostile or large text.
 pub(crate) fn excerpt(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -267,4 +279,16 @@ pub(crate) fn excerpt(s: &str, max: usize) -> &str {
         cut -= 1;
     }
     &s[..cut]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_control_characters_only() {
+        assert_eq!(one_line("plain é text"), "plain é text");
+        assert_eq!(one_line("a\nFAKE alert\r\t\u{1b}[31m"), "a\\nFAKE alert\\r\\t\\u{1b}[31m");
+        assert_eq!(excerpt("ééé", 3), "é");
+    }
 }
