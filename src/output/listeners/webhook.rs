@@ -35,6 +35,21 @@ pub struct WebhookConfig {
 pub struct WebhookListener {
     cfg: WebhookConfig,
     agent: ureq::Agent,
+    /// `scheme://host:port` of the URL, for log messages: webhook URLs often carry their secret in the path.
+    endpoint: String,
+}
+
+/// The part of a URL that is safe to log.
+fn endpoint(url: &str) -> String {
+    match url.parse::<Uri>() {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme_str().unwrap_or("?"),
+            u.host().unwrap_or("?"),
+            u.port_u16().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "(invalid url)".into(),
+    }
 }
 
 impl WebhookListener {
@@ -50,7 +65,7 @@ impl WebhookListener {
             .proxy(proxy)
             .user_agent(concat!("correlator/", env!("CARGO_PKG_VERSION")))
             .build();
-        Ok(WebhookListener { cfg, agent: ureq::Agent::new_with_config(config) })
+        Ok(WebhookListener { endpoint: endpoint(&cfg.url), cfg, agent: ureq::Agent::new_with_config(config) })
     }
 
     pub fn from_spec(spec: &ListenerSpec, pos: (u32, u32), ctx: &mut SpecCtx) -> Option<WebhookListener> {
@@ -108,7 +123,7 @@ impl WebhookListener {
             match t.render(&v.template_context()) {
                 Ok(b) => return Some(b),
                 Err(e) => {
-                    crate::warn_limited!(url = %self.cfg.url, "webhook body template failed, sending the JSON event: {e}")
+                    crate::warn_limited!(endpoint = %self.endpoint, "webhook body template failed, sending the JSON event: {e}")
                 }
             }
         }
@@ -134,14 +149,14 @@ impl WebhookListener {
                     .read_to_vec()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
-                let msg = || format!("{} answered {status}: {}", self.cfg.url, excerpt(text.trim(), 200));
+                let msg = || format!("{} answered {status}: {}", self.endpoint, excerpt(text.trim(), 200));
                 match status {
                     200..=299 => Attempt::Done,
                     500..=599 => Attempt::Temporary(msg()),
                     _ => Attempt::Permanent(msg()),
                 }
             }
-            Err(e) => Attempt::Temporary(format!("{}: {e}", self.cfg.url)),
+            Err(e) => Attempt::Temporary(format!("{}: {e}", self.endpoint)),
         }
     }
 }
@@ -150,5 +165,16 @@ impl Listener for WebhookListener {
     fn deliver(&mut self, item: &Item) -> Result<(), String> {
         let Some(body) = self.body(item) else { return Ok(()) };
         self.cfg.retry.run(|| self.attempt(&body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_endpoint_hides_path_and_query() {
+        assert_eq!(endpoint("https://hooks.example.org/services/T0/B0/SECRET?token=x"), "https://hooks.example.org");
+        assert_eq!(endpoint("http://127.0.0.1:8080/a"), "http://127.0.0.1:8080");
     }
 }
