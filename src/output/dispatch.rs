@@ -348,7 +348,11 @@ fn start(setup: ListenerSetup) -> Slot {
 /// items). Ends when the dispatcher drops its sender and the queue is drained.
 fn work(name: &str, listener: &mut dyn Listener, rx: &Receiver<Item>, c: &ListenerCounters) {
     let deliver = |listener: &mut dyn Listener, item: Item| {
-        match listener.deliver(&item) {
+        // A panic in a delivery (a bug, here or in a client library, on some odd event) costs that event, not the
+        // listener: the worker goes on with the next one.
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener.deliver(&item)))
+            .unwrap_or_else(|_| Err("the listener panicked".into()));
+        match r {
             Ok(()) => ListenerCounters::add(&c.sent, 1),
             Err(e) => {
                 ListenerCounters::add(&c.failed, 1);
@@ -523,6 +527,7 @@ mod tests {
                 Item::Event(v) => v.summary.clone(),
                 Item::Audit(r) => format!("audit:{}", r.schema),
             };
+            assert!(s != "alert 1066", "a bug triggered by one event");
             self.got.lock().unwrap().push(s);
             if self.fail { Err("boom".into()) } else { Ok(()) }
         }
@@ -668,6 +673,18 @@ mod tests {
         d.dispatch(&alert(2, Severity::Error));
         d.close();
         assert_eq!(d.counters()[0].1.snapshot(), (0, 2, 0, 0));
+    }
+
+    #[test]
+    fn a_panicking_delivery_costs_one_event_not_the_listener() {
+        let p = Probe::default();
+        let mut d = Dispatcher::new(vec![setup("p", &p)]);
+        for i in [1065, 1066, 1067] {
+            d.dispatch(&alert(i, Severity::Error));
+        }
+        d.close();
+        assert_eq!(*p.got.lock().unwrap(), vec!["alert 1065", "alert 1067"]);
+        assert_eq!(d.counters()[0].1.snapshot(), (2, 1, 0, 0));
     }
 
     fn settings(yaml: &str) -> (tempfile::TempDir, crate::config::settings::Settings) {
