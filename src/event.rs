@@ -454,6 +454,9 @@ pub struct AlertEvent {
     pub timestamp: String,
     /// The event's Meta as a key-sorted list, as the CrowdSec API shapes it.
     pub meta: Vec<MetaItem>,
+    /// Correlator: the raw log line of the event (`Line.Raw`), the original record listeners show.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub raw: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -670,6 +673,7 @@ mod tests {
         ovf.alert.events.push(AlertEvent {
             timestamp: String::new(),
             meta: vec![MetaItem { key: "service".into(), value: "ssh".into() }],
+            ..AlertEvent::default()
         });
         let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
         assert_eq!(evt.get_meta("service"), "ssh");

@@ -232,3 +232,53 @@ fn editing_the_stack_applies_at_run_time() {
     let summary = daemon.terminate_with_summary();
     assert!(summary.starts_with("lines read: 24 "), "{summary}");
 }
+
+/// Waits until `path` has a line containing `needle`.
+fn wait_file_line(path: &Path, needle: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l.contains(needle))) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no line containing {needle:?} in {} within {within:?}", path.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn editing_the_listeners_applies_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let acquis = format!("filenames:\n  - {}\nlabels:\n  type: syslog\n", log.display());
+    let config = write_config(dir.path(), &acquis);
+    let base = std::fs::read_to_string(&config).unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let with = |enabled: &str| {
+        format!(
+            "{base}stack:\n  scenarios: [correlator/ssh-bruteforce]\n  listeners: [console, {enabled}]\nlisteners:\n\
+             \x20 console: {{type: console}}\n\
+             \x20 a: {{type: jsonl, path: {}}}\n\
+             \x20 b: {{type: jsonl, path: {}}}\n",
+            a.display(),
+            b.display()
+        )
+    };
+    std::fs::write(&config, with("a")).unwrap();
+    let daemon = Daemon::start(&config);
+    std::thread::sleep(Duration::from_secs(2));
+    append(&log, &failed_logins("198.18.4.4", 8));
+    daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.4.4", Duration::from_secs(20));
+    wait_file_line(&a, "198.18.4.4", Duration::from_secs(20));
+
+    // Switch file a off and b on: new alerts go to b only; what a received stays.
+    std::fs::write(&config, with("b")).unwrap();
+    daemon.expect_log("listeners reloaded", Duration::from_secs(20));
+    append(&log, &failed_logins("198.18.5.5", 8));
+    daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.5.5", Duration::from_secs(20));
+    wait_file_line(&b, "198.18.5.5", Duration::from_secs(20));
+    let in_a = std::fs::read_to_string(&a).unwrap();
+    assert!(in_a.contains("198.18.4.4") && !in_a.contains("198.18.5.5"), "{in_a}");
+    let summary = daemon.terminate_with_summary();
+    assert!(summary.starts_with("lines read: 16 "), "{summary}");
+}

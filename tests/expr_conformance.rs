@@ -292,6 +292,7 @@ fn overflow_events_expose_alert_fields_and_methods() {
     ovf.alert.events.push(AlertEvent {
         timestamp: "2026-02-12T14:10:21Z".into(),
         meta: vec![MetaItem { key: "log_type".into(), value: "ssh_failed-auth".into() }],
+        raw: String::new(),
     });
     let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
     let env = CompileEnv::for_event(services.clone()).with_root("results", RootType::Any);

@@ -25,41 +25,53 @@ Mar  2 10:30:05 web-01 sshd[100]: pam_unix(sshd:session): session closed for use
 Mar  2 12:00:00 web-01 sshd[400]: Accepted publickey for carol from 198.51.100.7 port 40003 ssh2: ED25519 SHA256:y
 ";
 
-/// Replays `log` with the given stack; returns the alert JSON objects.
-fn replay_with_stack(stack: &str, log: &str) -> Vec<serde_json::Value> {
+/// Replays `log` with the given stack and a `csv` listener writing audit rows under `<tmp>/audit/`; returns the
+/// alert JSON objects and the directory (kept alive by the returned guard).
+fn replay_with_stack(stack: &str, log: &str) -> (Vec<serde_json::Value>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.log");
     std::fs::write(&path, log).unwrap();
     let cfg = dir.path().join("config.yaml");
     std::fs::write(
         &cfg,
-        format!("paths:\n  hub: {REPO}/hub\n  state: {}/state\nstack:\n  use: [{stack}]\n", dir.path().display()),
+        format!(
+            "paths:\n  hub: {REPO}/hub\n  state: state\nstack:\n  use: [{stack}]\n  listeners: [audit]\n\
+             listeners:\n  audit:\n    type: csv\n    dir: audit\n"
+        ),
     )
     .unwrap();
     let out = Command::new(common::bin())
-        .args(["replay", "--quiet", "--format", "json", "--year", "2026", "--type", "syslog", "--config"])
+        .args(["replay", "--quiet", "--listeners", "--format", "json", "--year", "2026", "--type", "syslog"])
+        .arg("--config")
         .arg(&cfg)
         .arg(&path)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let alerts = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (alerts, dir)
 }
+
+/// The sshd stack's column order, as declared in its `audit:` schema.
+const SESSION_COLUMNS: [&str; 11] =
+    ["host", "pid", "user", "source_ip", "port", "result", "failures", "start", "end", "duration_s", "ended"];
 
 #[test]
 fn sessions_become_audit_rows() {
+    let (alerts, dir) = replay_with_stack("sshd", LOG);
+    // The CSV file the listener wrote: a header in schema order, then one row per session.
+    let mut reader = csv::Reader::from_path(dir.path().join("audit/ssh_sessions.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, SESSION_COLUMNS);
     let mut rows: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for a in replay_with_stack("sshd", LOG) {
-        if a["audit"]["schema"] == "ssh_sessions" {
-            let row: BTreeMap<String, String> = a["audit"]["row"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect();
-            rows.insert(row["pid"].clone(), row);
-        }
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        let row: BTreeMap<String, String> = header.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
+        assert!(rows.insert(row["pid"].clone(), row).is_none(), "one row per session");
     }
+    // The same rows travel in the alerts (`audit.columns`).
+    let in_alerts = alerts.iter().filter(|a| a["audit"]["schema"] == "ssh_sessions").count();
+    assert_eq!(in_alerts, rows.len());
     let expect = |pid: &str, fields: &[(&str, &str)]| {
         let row = rows.get(pid).unwrap_or_else(|| panic!("no row for sshd[{pid}]: {rows:#?}"));
         for (k, v) in fields {
@@ -122,7 +134,7 @@ Mar  2 10:01:10 web-01 CRON[9]: pam_unix(cron:session): session closed for user 
 Mar  2 10:01:20 web-01 systemd-logind[612]: New session 7 of user bob.
 Mar  2 10:20:00 web-01 sshd[4]: Accepted publickey for bob from 198.51.100.6 port 40003 ssh2: ED25519 SHA256:x
 ";
-    let alerts = replay_with_stack("report", log);
+    let (alerts, _dir) = replay_with_stack("report", log);
     let by = |name: &str| -> Vec<&serde_json::Value> { alerts.iter().filter(|a| a["scenario"] == name).collect() };
     assert_eq!(by("correlator/report-record").len(), 9, "one notice per record");
     let counts = |name: &str| -> BTreeMap<String, i64> {

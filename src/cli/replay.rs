@@ -11,6 +11,7 @@ use clap::Args;
 
 use crate::config::settings::Settings;
 use crate::event::{Event, ExpectMode, FieldMap, Line};
+use crate::output::dispatch::{DispatchOptions, Dispatcher, summary_line};
 use crate::output::render;
 use crate::pipeline::parallel::{BATCH, ParallelParser};
 use crate::pipeline::{self, Engine, Hooks};
@@ -53,6 +54,11 @@ pub struct ReplayArgs {
     /// scenarios stays sequential and in file order.
     #[arg(long, short = 'w', value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Also send the alerts to the listeners enabled in config.yaml (console listeners excepted: replay prints
+    /// the alerts itself).
+    #[arg(long)]
+    pub listeners: bool,
 
     /// Log files (plain or .gz), or file:// URLs. `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
@@ -99,6 +105,18 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
         workers = 1;
     }
     let mut parallel = (workers > 1).then(|| ParallelParser::new(Arc::clone(&pipeline), workers));
+    let mut dispatcher = if args.listeners {
+        match Dispatcher::from_settings(&settings.listeners, DispatchOptions { skip_console: true }) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("{e}");
+                eprintln!("correlator: the listeners have {} configuration error(s)", e.0.len());
+                return Err(ExitCode::from(2));
+            }
+        }
+    } else {
+        None
+    };
     let mut engine = Engine::new(Arc::clone(&pipeline));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -122,7 +140,7 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
                 let line = Line { raw, ..template.clone() };
                 engine.process(Event::from_line(line, ExpectMode::TimeMachine), now, &mut alerts);
                 for a in alerts.drain(..) {
-                    emit(&mut out, args.format, &a, &mut per_scenario);
+                    emit(&mut out, args.format, &a, &mut per_scenario, dispatcher.as_ref());
                 }
             }
             Some(pp) => {
@@ -132,7 +150,16 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
                     batch.reserve(BATCH);
                     // Keep the workers fed but bound what is in flight.
                     while pp.in_flight() > 2 * workers as u64 {
-                        pour(&mut engine, pp, now, &mut alerts, &mut out, args.format, &mut per_scenario);
+                        pour(
+                            &mut engine,
+                            pp,
+                            now,
+                            &mut alerts,
+                            &mut out,
+                            args.format,
+                            &mut per_scenario,
+                            dispatcher.as_ref(),
+                        );
                     }
                 }
             }
@@ -149,17 +176,25 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
     }
     if let Some(pp) = &mut parallel {
         while pp.in_flight() > 0 {
-            pour(&mut engine, pp, now, &mut alerts, &mut out, args.format, &mut per_scenario);
+            pour(&mut engine, pp, now, &mut alerts, &mut out, args.format, &mut per_scenario, dispatcher.as_ref());
         }
     }
     let _ = out.flush();
+    let counters = dispatcher.as_ref().map(|d| d.counters()).unwrap_or_default();
+    if let Some(d) = dispatcher.as_mut() {
+        d.close();
+    }
     if !args.quiet {
         summary(&engine, &per_scenario, started);
+        if let Some(l) = summary_line(&counters) {
+            eprintln!("{l}");
+        }
     }
     Ok(())
 }
 
 /// Pours the next parsed batch, in order.
+#[allow(clippy::too_many_arguments)]
 fn pour(
     engine: &mut Engine,
     pp: &mut ParallelParser,
@@ -168,16 +203,27 @@ fn pour(
     out: &mut impl Write,
     format: OutputFormat,
     per: &mut std::collections::BTreeMap<String, u64>,
+    dispatcher: Option<&Dispatcher>,
 ) {
     for outcome in pp.next_in_order().unwrap_or_default() {
         engine.pour_outcome(outcome, now, alerts, Hooks::default());
         for a in alerts.drain(..) {
-            emit(out, format, &a, per);
+            emit(out, format, &a, per, dispatcher);
         }
     }
 }
 
-fn emit(out: &mut impl Write, format: OutputFormat, alert: &Event, per: &mut std::collections::BTreeMap<String, u64>) {
+/// Prints one alert, counts it, and hands it to the listeners when `--listeners` is on.
+fn emit(
+    out: &mut impl Write,
+    format: OutputFormat,
+    alert: &Event,
+    per: &mut std::collections::BTreeMap<String, u64>,
+    dispatcher: Option<&Dispatcher>,
+) {
+    if let Some(d) = dispatcher {
+        d.dispatch(alert);
+    }
     if let Some(o) = &alert.overflow {
         *per.entry(o.alert.scenario.clone()).or_default() += 1;
     }

@@ -4,16 +4,20 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::daemon::{self, ConsoleSink, RunOptions};
+use crate::daemon::{self, RunOptions};
+use crate::output::dispatch::{DispatchOptions, Dispatcher};
 
 use super::common::{HubArgs, load_settings, peak_rss_kib, settings_from};
 
 /// Run the daemon: read the sources of acquis.yaml, parse, correlate, report alerts.
 ///
 /// With the shipped defaults the sources are the sample logs in samples/, read once (cat mode): the daemon then
-/// prints the alerts it finds and exits. Point acquis.yaml at real logs in tail mode (or at a syslog port) to run
-/// for good; SIGINT/SIGTERM stop it cleanly (nothing read is lost, positions and bucket state are saved), SIGHUP
-/// or an edit of acquis.yaml reloads the sources.
+/// prints the alerts it finds and exits. Alerts go to the listeners of config.yaml (`listeners:`, enabled by
+/// `stack.listeners`; see docs/listeners.md): the shipped one prints them on stdout. Point acquis.yaml at real
+/// logs in tail mode (or at a syslog port) to run for good; SIGINT/SIGTERM stop it cleanly (nothing read is lost,
+/// positions and bucket state are saved). An edit of config.yaml or of an enabled hub item is applied without a
+/// restart (an invalid edit is refused and the running stack stays); SIGHUP or an edit of acquis.yaml reloads the
+/// sources.
 ///
 /// Examples:
 ///   correlator run
@@ -56,6 +60,14 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let dispatcher = match Dispatcher::from_settings(&settings.listeners, DispatchOptions::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("correlator: the listeners have {} configuration error(s)", e.0.len());
+            return ExitCode::from(2);
+        }
+    };
     let started = std::time::Instant::now();
     let hub_args = args.hub;
     let acquis_override = args.acquis.clone();
@@ -70,7 +82,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         settings,
         reload: Some(loader),
         stdin_type: if args.stdin { args.log_type.clone() } else { None },
-        sink: Box::new(ConsoleSink),
+        sink: Box::new(dispatcher),
+        sink_factory: Some(Box::new(|s: &crate::config::settings::Settings| {
+            match Dispatcher::from_settings(&s.listeners, DispatchOptions::default()) {
+                Ok(d) => Ok(Box::new(d) as Box<dyn daemon::AlertSink>),
+                Err(e) => Err(e.to_string()),
+            }
+        })),
     };
     match rt.block_on(daemon::run(opts)) {
         Ok(s) => {
@@ -86,6 +104,9 @@ pub fn run(args: RunArgs) -> ExitCode {
                     s.alerts,
                     started.elapsed().as_secs_f64()
                 );
+                if let Some(l) = &s.listeners {
+                    eprintln!("{l}");
+                }
             }
             ExitCode::SUCCESS
         }

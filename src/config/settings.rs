@@ -1,12 +1,14 @@
-//! `config/config.yaml`: where the hub, patterns, data and state live, which hub items are enabled (the stack), and
-//! the daemon's options. Relative paths are relative to the directory of the file, so a checkout works from
-//! anywhere.
+//! `config/config.yaml`: where the hub, patterns, data and state live, which hub items and listeners are enabled
+//! (the stack), the daemon's options, and the listener definitions (`listeners`). Relative paths are relative to
+//! the directory of the file, so a checkout works from anywhere.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::yaml::{ConfigError, from_document, read_file};
+use super::listeners::{ListenerSpec, ListenersSettings};
+use super::yaml::{ConfigError, Expr, Located, from_document, read_file};
 use crate::pipeline::{BuildOptions, Selection};
 
 /// The file as written.
@@ -29,6 +31,8 @@ pub struct ConfigFile {
     pub api: ApiSection,
     #[serde(default)]
     pub prometheus: PrometheusSection,
+    /// Named listeners (what to do with alerts); which run is `stack.listeners`.
+    pub listeners: Option<BTreeMap<String, Located<ListenerSpec>>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -54,6 +58,8 @@ pub struct StackSection {
     pub postoverflows: Option<Vec<String>>,
     #[serde(rename = "use")]
     pub uses: Option<Vec<String>>,
+    /// Names of the enabled listeners (default: every listener defined in `listeners:`).
+    pub listeners: Option<Vec<Expr>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -195,6 +201,8 @@ pub struct Settings {
     pub profiles: PathBuf,
     pub store: StoreSettings,
     pub api: ApiSettings,
+    /// The listeners (defined and enabled), checked when the dispatcher is built.
+    pub listeners: ListenersSettings,
 }
 
 impl Settings {
@@ -214,6 +222,7 @@ impl Settings {
             profiles: root.join("config/profiles.yaml"),
             store: StoreSettings::defaults(&root.join("state")),
             api: ApiSettings::default(),
+            listeners: ListenersSettings { base: root.join("config"), ..ListenersSettings::default() },
         }
     }
 
@@ -249,6 +258,12 @@ impl Settings {
             year: cfg.parsing.year,
             reverse_dns: cfg.parsing.reverse_dns.unwrap_or(false),
             stacks: cfg.stack.uses.iter().flatten().map(|n| hub.join("stacks").join(n)).collect(),
+            listeners: ListenersSettings {
+                file: Some(file.clone()),
+                base: base.clone(),
+                defined: cfg.listeners.clone().unwrap_or_default(),
+                enabled: cfg.stack.listeners.clone(),
+            },
             hub,
             patterns,
         })

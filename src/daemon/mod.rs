@@ -23,6 +23,9 @@ use crate::pipeline::{self, Engine, EngineStats, Pipeline};
 /// Re-reads the settings (the config file plus the command line's overrides) for a reload.
 pub type SettingsLoader = Box<dyn Fn() -> Result<Settings, String> + Send + Sync>;
 
+/// Builds the alert sink (the listeners) from the settings, again when a reload changes them.
+pub type SinkFactory = Box<dyn Fn(&Settings) -> Result<Box<dyn AlertSink>, String> + Send + Sync>;
+
 /// What the daemon is asked to do.
 pub struct RunOptions {
     pub settings: Settings,
@@ -32,13 +35,19 @@ pub struct RunOptions {
     pub stdin_type: Option<String>,
     /// Where alerts go.
     pub sink: Box<dyn AlertSink>,
+    /// How to rebuild `sink` when a configuration reload changes the listeners; `None` keeps `sink` for good.
+    pub sink_factory: Option<SinkFactory>,
 }
 
 /// Receives every alert the daemon raises (the listeners plug in here).
 pub trait AlertSink: Send {
     fn alert(&mut self, alert: &Event);
-    /// Called once before exit: flush what is buffered.
+    /// Called once before exit (or before a reload replaces the sink): flush what is buffered.
     fn close(&mut self) {}
+    /// One line for the exit summary (what was delivered, what failed), if there is anything to say.
+    fn summary(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Prints alerts as text lines on stdout.
@@ -56,6 +65,8 @@ pub struct RunSummary {
     pub stats: EngineStats,
     pub alerts: u64,
     pub uncommitted: u64,
+    /// The listeners' line (of the sink in use at exit: counts restart when a reload replaces the listeners).
+    pub listeners: Option<String>,
 }
 
 fn acquis_sources(path: &Path) -> Result<Vec<SourceConfig>, String> {
@@ -125,7 +136,10 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     let reload_settings: Option<Arc<SettingsLoader>> = opts.reload.take().map(Arc::new);
     let mut config_sig = watch::signature(&settings);
     let mut ticks: u64 = 0;
-    type Rebuilt = Result<(Settings, Pipeline), String>;
+    type Rebuilt = Result<(Settings, Pipeline, Option<Box<dyn AlertSink>>), String>;
+    let sink_factory: Option<Arc<SinkFactory>> = opts.sink_factory.take().map(Arc::new);
+    // Replaced sinks drain on the blocking pool (a slow webhook must not stall the loop); awaited before exit.
+    let mut closing: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut rebuilding: Option<tokio::task::JoinHandle<Rebuilt>> = None;
 
     loop {
@@ -150,7 +164,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
             rebuilt = async { rebuilding.as_mut().expect("guarded").await }, if rebuilding.is_some() => {
                 rebuilding = None;
                 match rebuilt {
-                    Ok(Ok((new_settings, new_pipeline))) => {
+                    Ok(Ok((new_settings, new_pipeline, new_sink))) => {
                         for w in &new_pipeline.warnings {
                             tracing::warn!("{w}");
                         }
@@ -162,6 +176,11 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                         );
                         if new_settings.acquisition != settings.acquisition && opts.stdin_type.is_none() {
                             acquis_mtime = None; // the next tick reloads the new acquisition file
+                        }
+                        if let Some(sink) = new_sink {
+                            let mut old = std::mem::replace(&mut opts.sink, sink);
+                            closing.push(tokio::task::spawn_blocking(move || old.close()));
+                            tracing::info!("listeners reloaded");
                         }
                         settings = new_settings;
                     }
@@ -183,10 +202,18 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                     if sig != config_sig {
                         config_sig = sig;
                         let loader = Arc::clone(loader);
+                        let factory = sink_factory.clone();
+                        let old_listeners = format!("{:?}", settings.listeners);
                         rebuilding = Some(tokio::task::spawn_blocking(move || {
                             let s = loader()?;
                             let p = pipeline::build(&s.build_options()).map_err(|e| e.to_string())?;
-                            Ok((s, p))
+                            // Listeners are rebuilt only when their configuration changed, so an edit of a
+                            // scenario does not restart delivery (nor reset rate limits).
+                            let sink = match &factory {
+                                Some(f) if format!("{:?}", s.listeners) != old_listeners => Some(f(&s)?),
+                                _ => None,
+                            };
+                            Ok((s, p, sink))
                         }));
                     }
                 }
@@ -231,6 +258,10 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
         tracing::error!("saving bucket state {}: {e}", bucket_file.display());
     }
     opts.sink.close();
+    for h in closing {
+        let _ = h.await;
+    }
+    summary.listeners = opts.sink.summary();
     lapi.shutdown().await;
     summary.stats = engine.stats.clone();
     Ok(summary)

@@ -222,6 +222,7 @@ mod tests {
         ovf.alert.events.push(AlertEvent {
             timestamp: stop.into(),
             meta: vec![MetaItem { key: "source_ip".into(), value: ip.into() }],
+            raw: String::new(),
         });
         Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() }
     }

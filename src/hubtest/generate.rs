@@ -301,6 +301,7 @@ mod tests {
         ovf.alert.events.push(AlertEvent {
             timestamp: String::new(),
             meta: vec![MetaItem { key: "datasource_path".into(), value: "/cases/x/auth.log".into() }],
+            raw: String::new(),
         });
         let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
         let facts = scenario_facts(&[evt], &paths());

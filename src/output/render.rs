@@ -2,7 +2,8 @@
 //!
 //! The JSON object is flat and stable: `scenario`, `scope`, `value`, `source_ip`, `events_count`, `start_at`,
 //! `stop_at`, `severity`, `summary`, `message`, `remediation`, `labels`, `sources`, `events` (each with
-//! `timestamp` and `meta`). Keys are written in a fixed order so that replays diff cleanly.
+//! `timestamp`, `meta` and, when known, `raw`: the log line), and `audit` when the scenario declares an audit
+//! schema. Keys are written in a fixed order so that replays diff cleanly.
 
 use serde_json::{Map, Value, json};
 
@@ -32,9 +33,9 @@ pub fn runtime_alert_json(ovf: &RuntimeAlert) -> Value {
     m.insert("capacity".into(), json!(a.capacity));
     m.insert("leakspeed".into(), json!(a.leakspeed));
     m.insert("labels".into(), serde_json::to_value(&a.labels).unwrap_or(Value::Null));
-    if let Some(audit) = &a.audit {
-        let row: Map<String, Value> = audit.columns.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        m.insert("audit".into(), json!({"schema": audit.schema, "row": row}));
+    if let Some(row) = &a.audit {
+        let cols: Map<String, Value> = row.columns.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        m.insert("audit".into(), json!({"schema": row.schema, "columns": cols}));
     }
     m.insert(
         "sources".into(),
@@ -47,7 +48,11 @@ pub fn runtime_alert_json(ovf: &RuntimeAlert) -> Value {
                 .iter()
                 .map(|e| {
                     let meta: Map<String, Value> = e.meta.iter().map(|m| (m.key.clone(), json!(m.value))).collect();
-                    json!({"timestamp": e.timestamp, "meta": meta})
+                    let mut ev = json!({"timestamp": e.timestamp, "meta": meta});
+                    if !e.raw.is_empty() {
+                        ev["raw"] = json!(e.raw);
+                    }
+                    ev
                 })
                 .collect(),
         ),

@@ -43,6 +43,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
                 e.time.map(|t| format_rfc3339(&t)).unwrap_or_default()
             },
             meta: e.meta.iter().map(|(k, v)| MetaItem { key: k.to_string(), value: v.to_string() }).collect(),
+            raw: e.line.raw.clone(),
         })
         .collect();
     let source_key = sources.keys().next().cloned().unwrap_or_default();
@@ -67,7 +68,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         summary: message,
         audit: None,
     };
-    let ovf = RuntimeAlert {
+    let mut ovf = RuntimeAlert {
         mapkey: format!("{}/{}", sc.name, inst.key),
         bucket_id: format!("{:016x}", inst.id),
         whitelisted: false,
@@ -76,6 +77,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         alert,
         source_key,
     };
+    render_texts(sc, &mut ovf);
     Ok(Event {
         kind: EventType::Overflow,
         expect_mode: match inst.mode {
@@ -88,6 +90,31 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         overflow: Some(Box::new(ovf)),
         ..Event::default()
     })
+}
+
+/// Renders the scenario's `summary:` and `message:` templates into the alert. Both default to CrowdSec's message
+/// (already in place); a template that fails at run time keeps that default, with a rate-limited warning, so a
+/// hostile event can never cost an alert. The message template sees the rendered summary.
+fn render_texts(sc: &Scenario, ovf: &mut RuntimeAlert) {
+    if sc.summary.is_none() && sc.message.is_none() {
+        return;
+    }
+    let mut ctx = crate::output::render::runtime_alert_json(ovf);
+    if let Some(t) = &sc.summary {
+        match t.render(&ctx) {
+            Ok(text) => {
+                ctx["summary"] = serde_json::Value::String(text.clone());
+                ovf.alert.summary = text;
+            }
+            Err(e) => crate::warn_limited!(scenario = %sc.name, "summary template failed, default kept: {e}"),
+        }
+    }
+    if let Some(t) = &sc.message {
+        match t.render(&ctx) {
+            Ok(text) => ovf.alert.message = text,
+            Err(e) => crate::warn_limited!(scenario = %sc.name, "message template failed, default kept: {e}"),
+        }
+    }
 }
 
 /// The sources of the kept events; all must share one scope.
@@ -212,5 +239,72 @@ mod tests {
         assert_eq!(go_time_string(&t), "2026-02-12 14:10:21 +0000 UTC");
         let t = chrono::DateTime::parse_from_rfc3339("2026-02-12T14:10:21.5+02:00").unwrap();
         assert_eq!(go_time_string(&t), "2026-02-12 14:10:21.5 +0200 +0200");
+    }
+
+    fn compile(yaml: &str) -> (Option<Scenario>, String) {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("sc.yaml");
+        std::fs::write(&f, yaml).unwrap();
+        let docs = super::super::spec::read_scenario_file(&f).unwrap();
+        let mut errors = crate::config::yaml::ConfigErrors::default();
+        let mut warnings = Vec::new();
+        let mut c = super::super::compile::ScenarioCompiler {
+            services: std::sync::Arc::new(Services::new()),
+            data_dir: d.path(),
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        let sc = c.compile(&f, &docs[0]);
+        (sc, errors.to_string())
+    }
+
+    const HEAD: &str = "type: trigger\nname: t/x\ndescription: d\nfilter: \"true\"\n";
+
+    fn runtime_alert() -> RuntimeAlert {
+        let src = Source { ip: "1.2.3.4".into(), scope: "Ip".into(), value: "1.2.3.4".into(), ..Source::default() };
+        let mut ovf = RuntimeAlert { source_key: "1.2.3.4".into(), ..RuntimeAlert::default() };
+        ovf.sources.insert("1.2.3.4".into(), src.clone());
+        ovf.alert.source = Some(src);
+        ovf.alert.events = vec![AlertEvent {
+            meta: vec![MetaItem { key: "user".into(), value: "r<o>ot".into() }],
+            ..AlertEvent::default()
+        }];
+        ovf.alert.message = "Ip 1.2.3.4 performed 't/x'".into();
+        ovf.alert.summary = ovf.alert.message.clone();
+        ovf
+    }
+
+    #[test]
+    fn summary_and_message_templates_render_into_the_alert() {
+        let (sc, e) = compile(&format!(
+            "{HEAD}summary: \"Brute force from {{{{ source_ip }}}} as {{{{ events[0].meta.user }}}}\"\n\
+             message: |\n  {{{{ summary }}}}.\n  {{{{ events | length }}}} event(s)\n"
+        ));
+        let sc = sc.unwrap_or_else(|| panic!("{e}"));
+        let mut ovf = runtime_alert();
+        render_texts(&sc, &mut ovf);
+        assert_eq!(ovf.alert.summary, "Brute force from 1.2.3.4 as r<o>ot");
+        assert_eq!(ovf.alert.message, "Brute force from 1.2.3.4 as r<o>ot.\n1 event(s)");
+    }
+
+    #[test]
+    fn labels_fallback_and_failing_templates_keep_the_default() {
+        let (sc, e) = compile(&format!(
+            "{HEAD}labels:\n  summary: \"{{% for i in range(1000) %}}{{% for j in range(1000) %}}{{% endfor %}}{{% endfor %}}\"\n  \
+             message: \"from {{{{ value }}}}\"\n"
+        ));
+        let sc = sc.unwrap_or_else(|| panic!("{e}"));
+        let mut ovf = runtime_alert();
+        render_texts(&sc, &mut ovf);
+        assert_eq!(ovf.alert.summary, "Ip 1.2.3.4 performed 't/x'", "fuel exhausted: default kept");
+        assert_eq!(ovf.alert.message, "from 1.2.3.4");
+    }
+
+    #[test]
+    fn template_syntax_errors_name_the_file_line() {
+        let (sc, e) = compile(&format!("{HEAD}summary: \"{{{{ source_ip \"\nmessage: |\n  ok\n  {{% if %}}\n"));
+        assert!(sc.is_none());
+        assert!(e.contains("sc.yaml:5: scenario t/x: summary template: syntax error"), "{e}");
+        assert!(e.contains("sc.yaml:8: scenario t/x: message template: syntax error"), "{e}");
     }
 }

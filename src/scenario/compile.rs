@@ -10,6 +10,7 @@ use crate::config::yaml::{ConfigError, ConfigErrors, Expr, Located, check_format
 use crate::event::Severity;
 use crate::expr::{self, CompileEnv, Program, RootType};
 use crate::gocompat::duration::parse_duration;
+use crate::output::template::{Escape, Template};
 
 use super::spec::ScenarioSpec;
 
@@ -110,8 +111,10 @@ pub struct Scenario {
     pub remediation: bool,
     pub version: String,
     pub severity: Severity,
-    pub summary: Option<String>,
-    pub message: Option<String>,
+    /// `summary:` (or `labels.summary`), compiled; rendered into `Alert.summary` at overflow.
+    pub summary: Option<Template>,
+    /// `message:` (or `labels.message`), compiled; rendered into `Alert.message` at overflow.
+    pub message: Option<Template>,
     pub audit: Option<AuditSchema>,
     /// Hash of everything that decides how the buckets behave: a reload keeps the live buckets of a scenario whose
     /// name and fingerprint did not change.
@@ -144,6 +147,40 @@ impl ScenarioCompiler<'_> {
             Ok(p) => Some(p),
             Err(err) => {
                 self.errors.push(ConfigError::at_expr(file, e, err.offset(), format!("{what}: {err}")));
+                None
+            }
+        }
+    }
+
+    /// Compiles the `summary:`/`message:` template (or its `labels.` fallback, which has no position of its own:
+    /// errors then point at the document).
+    fn template(
+        &mut self,
+        file: &Path,
+        doc_pos: (u32, u32),
+        name: &str,
+        what: &str,
+        field: Option<&Expr>,
+        label: Option<String>,
+    ) -> Option<Template> {
+        let (src, at) = match (field, label) {
+            (Some(e), _) => (e.src.clone(), Some(e)),
+            (None, Some(l)) => (l, None),
+            (None, None) => return None,
+        };
+        match Template::compile(&src, Escape::None) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let line = match at {
+                    // The template's own line N sits N-1 lines below the scalar's first line (block scalars).
+                    Some(x) if e.line > 1 => {
+                        let offset = src.split_inclusive('\n').take(e.line - 1).map(str::len).sum();
+                        x.position_of(offset).0
+                    }
+                    Some(x) => x.line,
+                    None => doc_pos.0,
+                };
+                self.errors.push(ConfigError::new(file, line, 0, format!("scenario {name}: {what} template: {e}")));
                 None
             }
         }
@@ -377,8 +414,8 @@ impl ScenarioCompiler<'_> {
                 .collect(),
         });
 
-        let summary = s.summary.clone().or_else(|| label_str("summary"));
-        let message = s.message.clone().or_else(|| label_str("message"));
+        let summary = self.template(file, pos, &name, "summary", s.summary.as_ref(), label_str("summary"));
+        let message = self.template(file, pos, &name, "message", s.message.as_ref(), label_str("message"));
         if self.errors.0.len() > before {
             return None;
         }

@@ -46,10 +46,10 @@ pub struct ScenarioSpec {
     // Correlator extensions (ignored by CrowdSec, which would reject them: they are new optional keys).
     /// `notice`, `warning` or `error` for the alerts/events this scenario raises.
     pub severity: Option<String>,
-    /// One-line summary template (minijinja) of the alert.
-    pub summary: Option<String>,
+    /// One-line summary template (minijinja) of the alert (read with its position for error messages).
+    pub summary: Option<Expr>,
     /// Longer message template (minijinja) of the alert.
-    pub message: Option<String>,
+    pub message: Option<Expr>,
     /// Audit schema: every overflow also emits one row with these fields.
     pub audit: Option<AuditSpec>,
     /// Counters only: report at every multiple of this period (`1m`, `1h`) on the clock, instead of `duration`

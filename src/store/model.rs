@@ -194,7 +194,7 @@ impl Alert {
             events: self
                 .events
                 .iter()
-                .map(|e| event::AlertEvent { timestamp: e.timestamp.clone(), meta: e.meta.clone() })
+                .map(|e| event::AlertEvent { timestamp: e.timestamp.clone(), meta: e.meta.clone(), raw: String::new() })
                 .collect(),
             meta: self.meta.clone(),
             labels,
