@@ -111,6 +111,28 @@ fn specialised_paths_match_the_generic_loop() {
             "evt.Meta.service in ['a','b','c','d','e','f','g','ssh']",
             "let l = ['a','b','c','d','e','f','g','ssh']; evt.Meta.service in l",
         ),
+        (
+            "any(File('backdoors.txt'), {Upper(evt.Parsed.request) contains Upper(#)})",
+            "let f = 'backdoors.txt'; any(File(f), {Upper(evt.Parsed.request) contains Upper(#)})",
+        ),
+        (
+            "any(File('backdoors.txt'), {evt.Parsed.request endsWith #})",
+            "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.request endsWith #})",
+        ),
+        (
+            "any(File('backdoors.txt'), {evt.Parsed.request startsWith Lower(#)})",
+            "let f = 'backdoors.txt'; any(File(f), {evt.Parsed.request startsWith Lower(#)})",
+        ),
+        (
+            "any(File('backdoors.txt'), {Upper(evt.Parsed.request) matches Upper(#)})",
+            "let f = 'backdoors.txt'; any(File(f), {Upper(evt.Parsed.request) matches Upper(#)})",
+        ),
+        // Constant helper calls are folded at compile time.
+        (
+            "Upper(evt.Parsed.request) contains Upper('.php')",
+            "let p = '.php'; Upper(evt.Parsed.request) contains Upper(p)",
+        ),
+        ("evt.Parsed.request matches Lower('^/SHELL')", "let p = '^/SHELL'; evt.Parsed.request matches Lower(p)"),
     ];
     for request in ["/shell.php", "/index.html", "", "c99.phpx", "/R57.PHP"] {
         evt.parsed.insert("request", request);

@@ -24,3 +24,39 @@ fn same_file_same_alerts_byte_for_byte() {
         assert_eq!(a, b, "{file}: two replays differ");
     }
 }
+
+/// Replays `file` with the CrowdSec hub of the shared corpus (all its parsers and scenarios) and `workers` parsing
+/// threads, returning the alert JSON.
+fn replay_hub(file: &std::path::Path, log_type: &str, workers: usize) -> Vec<u8> {
+    let h = common::shared_dir().join("hubtests");
+    let out = Command::new(common::bin())
+        .args(["replay", "--quiet", "--format", "json", "--year", "2026", "--type", log_type])
+        .arg("--hub")
+        .arg(h.join("hub"))
+        .arg("--patterns")
+        .arg(h.join("patterns-base"))
+        .arg("--patterns")
+        .arg(h.join("patterns"))
+        .arg("--data")
+        .arg(h.join("data"))
+        .arg("--workers")
+        .arg(workers.to_string())
+        .arg(file)
+        .output()
+        .expect("run replay");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn alerts_do_not_depend_on_the_number_of_parsing_workers() {
+    // The bench samples are 10,000 lines each: many batches, so workers really finish out of order.
+    let bench = common::shared_dir().join("bench");
+    for (file, t) in [("auth.sample.log", "syslog"), ("access.sample.log", "nginx")] {
+        let one = replay_hub(&bench.join(file), t, 1);
+        assert!(one.iter().filter(|&&b| b == b'\n').count() > 10, "{file}: too few alerts to compare");
+        for workers in [2, 3] {
+            assert!(one == replay_hub(&bench.join(file), t, workers), "{file}: 1 and {workers} workers differ");
+        }
+    }
+}

@@ -149,7 +149,7 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
                     pp.submit(template.clone(), ExpectMode::TimeMachine, std::mem::take(&mut batch));
                     batch.reserve(BATCH);
                     // Keep the workers fed but bound what is in flight.
-                    while pp.in_flight() > 2 * workers as u64 {
+                    while pp.is_saturated() {
                         pour(
                             &mut engine,
                             pp,

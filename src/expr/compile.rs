@@ -55,7 +55,8 @@ pub(crate) struct ProgramInner {
 
 /// Compiles `src` for the roots of `env`.
 pub fn compile(src: &str, env: &CompileEnv) -> Result<Program, ExprError> {
-    let ast = parser::parse(src).map_err(|e| e.locate(src))?;
+    let mut ast = parser::parse(src).map_err(|e| e.locate(src))?;
+    fold_constants(&mut ast, env);
     let mut c = Compiler { env, lets: Vec::new(), closures: Vec::new(), next_slot: 0 };
     let (root, _) = c.expr(&ast).map_err(|e| e.locate(src))?;
     Ok(Program { inner: Arc::new(ProgramInner { source: src.to_string(), root }) })
@@ -801,10 +802,17 @@ impl Node for MatchConst {
     }
 }
 
+/// Distinct dynamic patterns a `matches` node keeps compiled.
+const MATCH_CACHE_MAX: usize = 1024;
+
 struct MatchDyn {
     l: N,
     r: N,
     span: Span,
+    /// Patterns compiled so far: dynamic patterns come from a small set (the lines of a data file in
+    /// `any(File('f'), {x matches Upper(#)})`, a field that repeats from event to event), and compiling costs
+    /// far more than matching. Bounded: emptied when full, so event-controlled patterns cannot grow it.
+    cache: std::sync::Mutex<std::collections::HashMap<String, Arc<Regex>>>,
 }
 impl Node for MatchDyn {
     fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
@@ -812,7 +820,19 @@ impl Node for MatchDyn {
         let r = self.r.eval(cx)?;
         match (l.as_str(), r.as_str()) {
             (Some(s), Some(p)) => {
-                let re = goregex::compile(p).map_err(rt(self.span))?;
+                let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(p).cloned();
+                let re = match cached {
+                    Some(re) => re,
+                    None => {
+                        let re = Arc::new(goregex::compile(p).map_err(rt(self.span))?);
+                        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                        if cache.len() >= MATCH_CACHE_MAX {
+                            cache.clear();
+                        }
+                        cache.insert(p.to_string(), Arc::clone(&re));
+                        re
+                    }
+                };
                 Ok(Value::Bool(re.is_match(s.as_bytes())))
             }
             _ => Err(ExprError::new(
@@ -902,6 +922,69 @@ impl Node for AnyFileContains {
             Value::Str(s) => Ok(ac.is_match(s.as_bytes())),
             other => Err(ExprError::new(
                 format!("invalid operation: {} contains string (mismatched types)", other.type_name()),
+                self.span,
+            )),
+        }
+    }
+    fn span(&self) -> Span {
+        self.span
+    }
+}
+
+/// `any(File('name'), {x matches #})` (or `Upper(#)`, `Lower(#)`): the file's patterns compiled once, tried in
+/// order. Same result as the loop: an empty list is false without evaluating `x`; a non-string `x` is the loop's
+/// type error.
+struct AnyFileMatches {
+    subject: N,
+    res: Vec<Regex>,
+    span: Span,
+}
+impl Node for AnyFileMatches {
+    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
+        self.eval_bool(cx).map(Value::Bool)
+    }
+    fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
+        if self.res.is_empty() {
+            return Ok(false);
+        }
+        match self.subject.eval(cx)? {
+            Value::Str(s) => Ok(self.res.iter().any(|re| re.is_match(s.as_bytes()))),
+            other => Err(ExprError::new(
+                format!("invalid operation: {} matches string (mismatched types)", other.type_name()),
+                self.span,
+            )),
+        }
+    }
+    fn span(&self) -> Span {
+        self.span
+    }
+}
+
+/// `any(File('name'), {x startsWith #})` / `{x endsWith #}` (or `Upper(#)`, `Lower(#)`): `x` evaluated once
+/// instead of once per line. Same result as the loop, including its type error for a non-string `x`.
+struct AnyFileAffix {
+    subject: N,
+    affixes: Vec<String>,
+    ends: bool,
+    span: Span,
+}
+impl Node for AnyFileAffix {
+    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
+        self.eval_bool(cx).map(Value::Bool)
+    }
+    fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
+        if self.affixes.is_empty() {
+            return Ok(false);
+        }
+        match self.subject.eval(cx)? {
+            Value::Str(s) if self.ends => Ok(self.affixes.iter().any(|a| s.ends_with(a.as_str()))),
+            Value::Str(s) => Ok(self.affixes.iter().any(|a| s.starts_with(a.as_str()))),
+            other => Err(ExprError::new(
+                format!(
+                    "invalid operation: {} {} string (mismatched types)",
+                    other.type_name(),
+                    if self.ends { "endsWith" } else { "startsWith" }
+                ),
                 self.span,
             )),
         }
@@ -1035,6 +1118,105 @@ fn is_invariant(e: &Expr) -> bool {
         Kind::Unary { expr, .. } => is_invariant(expr),
         Kind::Binary { lhs, rhs, .. } => is_invariant(lhs) && is_invariant(rhs),
         Kind::Ternary { cond, then, other } => is_invariant(cond) && is_invariant(then) && is_invariant(other),
+    }
+}
+
+/// Whether `e` is computed from constants only: no variable, no event, no closure argument, and only calls to
+/// pure helpers, so evaluating it once at compile time gives the value every evaluation would.
+fn is_closed(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Nil | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) => true,
+        Kind::Array(items) => items.iter().all(is_closed),
+        Kind::Call { name, args, .. } => super::guard::PURE.contains(&name.as_str()) && args.iter().all(is_closed),
+        Kind::Unary { expr, .. } => is_closed(expr),
+        Kind::Binary { lhs, rhs, .. } => is_closed(lhs) && is_closed(rhs),
+        Kind::Ternary { cond, then, other } => is_closed(cond) && is_closed(then) && is_closed(other),
+        _ => false,
+    }
+}
+
+/// The closure argument `#`, or `Upper(#)` / `Lower(#)` (and the builtins `upper`, `lower`), as the function
+/// that turns a file line into the value the closure compares with.
+fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
+    let is_hash = |e: &Expr| matches!(&e.kind, Kind::Pointer(p) if p.is_empty());
+    if is_hash(e) {
+        return Some(|s| s.to_string());
+    }
+    let Kind::Call { name, args, .. } = &e.kind else { return None };
+    if args.len() != 1 || !is_hash(&args[0]) {
+        return None;
+    }
+    match name.as_str() {
+        "Upper" | "upper" => Some(|s| s.to_uppercase()),
+        "Lower" | "lower" => Some(|s| s.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// Replaces calls of pure helpers on constants (`Upper('/admin')`, `Lower('X')`) by their value, bottom-up, so
+/// the specialised nodes (`x contains 'c'`, `x matches 'c'` with a regex compiled once, `evt.Meta.k == 'c'`) apply
+/// to them too. A call that fails (a type error) is left alone: it must fail when evaluated, as before. `File` is
+/// left alone too: the data-file specialisations look for it.
+fn fold_constants(e: &mut Expr, env: &CompileEnv) {
+    match &mut e.kind {
+        Kind::Call { args, .. } => args.iter_mut().for_each(|a| fold_constants(a, env)),
+        Kind::Array(items) => items.iter_mut().for_each(|a| fold_constants(a, env)),
+        Kind::Map(items) => items.iter_mut().for_each(|(k, v)| {
+            fold_constants(k, env);
+            fold_constants(v, env)
+        }),
+        Kind::Member { obj, key, .. } => {
+            fold_constants(obj, env);
+            fold_constants(key, env)
+        }
+        Kind::Slice { obj, from, to } => {
+            fold_constants(obj, env);
+            from.iter_mut().for_each(|f| fold_constants(f, env));
+            to.iter_mut().for_each(|t| fold_constants(t, env))
+        }
+        Kind::Method { obj, args, .. } => {
+            fold_constants(obj, env);
+            args.iter_mut().for_each(|a| fold_constants(a, env))
+        }
+        Kind::Chain(x) | Kind::Closure(x) | Kind::Unary { expr: x, .. } => fold_constants(x, env),
+        Kind::Binary { lhs, rhs, .. } => {
+            fold_constants(lhs, env);
+            fold_constants(rhs, env)
+        }
+        Kind::Ternary { cond, then, other } => {
+            fold_constants(cond, env);
+            fold_constants(then, env);
+            fold_constants(other, env)
+        }
+        Kind::Let { value, body, .. } => {
+            fold_constants(value, env);
+            fold_constants(body, env)
+        }
+        Kind::Nil
+        | Kind::Bool(_)
+        | Kind::Int(_)
+        | Kind::Float(_)
+        | Kind::Str(_)
+        | Kind::Ident(_)
+        | Kind::Pointer(_) => {}
+    }
+    let Kind::Call { name, .. } = &e.kind else { return };
+    if matches!(name.as_str(), "File" | "RegexpInFile") || !is_closed(e) {
+        return;
+    }
+    let mut c = Compiler { env, lets: Vec::new(), closures: Vec::new(), next_slot: 0 };
+    let Ok((node, _)) = c.expr(e) else { return };
+    let services = Arc::clone(&env.services);
+    let mut scope = Scope::new(&services);
+    let folded = match node.eval(&mut scope) {
+        Ok(Value::Str(s)) => Kind::Str(s.to_string()),
+        Ok(Value::Int(i)) => Kind::Int(i),
+        Ok(Value::Bool(b)) => Kind::Bool(b),
+        _ => return,
+    };
+    if scope.take_mutations().is_empty() {
+        let (span, depth) = (e.span, e.depth);
+        *e = Expr { kind: folded, span, depth };
     }
 }
 
@@ -1342,14 +1524,41 @@ impl Compiler<'_> {
         {
             let is_hash = |e: &Expr| matches!(&e.kind, Kind::Pointer(p) if p.is_empty());
             match op {
-                BinOp::Contains if is_hash(rhs) && is_invariant(lhs) => {
+                // {x contains #}, {Upper(x) contains Upper(#)}: the needles are the file's lines, transformed once.
+                BinOp::Contains
+                    if is_invariant(lhs)
+                        && let Some(tr) = hash_transform(rhs) =>
+                {
                     let subject = self.expr(lhs)?.0;
-                    let ac = if list.lines.is_empty() {
+                    let needles: Vec<String> = list.lines.iter().map(|l| tr(l)).collect();
+                    let ac = if needles.is_empty() {
                         None
                     } else {
-                        Some(AhoCorasick::new(&list.lines).map_err(|e| err(e.to_string(), span))?)
+                        Some(AhoCorasick::new(&needles).map_err(|e| err(e.to_string(), span))?)
                     };
                     return Ok((Box::new(AnyFileContains { subject, ac, span }), Ty::Bool));
+                }
+                // {x endsWith #}, {x startsWith Lower(#)}: x evaluated once, then a plain loop over the lines.
+                BinOp::StartsWith | BinOp::EndsWith
+                    if is_invariant(lhs)
+                        && let Some(tr) = hash_transform(rhs) =>
+                {
+                    let subject = self.expr(lhs)?.0;
+                    let affixes = list.lines.iter().map(|l| tr(l)).collect();
+                    let ends = *op == BinOp::EndsWith;
+                    return Ok((Box::new(AnyFileAffix { subject, affixes, ends, span }), Ty::Bool));
+                }
+                // {x matches Upper(#)}: every pattern compiled once. A pattern that does not compile would be an
+                // error only when the loop reaches it, so then the loop is kept as is.
+                BinOp::Matches
+                    if is_invariant(lhs)
+                        && let Some(tr) = hash_transform(rhs) =>
+                {
+                    let res: Option<Vec<Regex>> = list.lines.iter().map(|l| goregex::compile(&tr(l)).ok()).collect();
+                    if let Some(res) = res {
+                        let subject = self.expr(lhs)?.0;
+                        return Ok((Box::new(AnyFileMatches { subject, res, span }), Ty::Bool));
+                    }
                 }
                 BinOp::Eq if (is_hash(rhs) && is_invariant(lhs)) || (is_hash(lhs) && is_invariant(rhs)) => {
                     let other = if is_hash(rhs) { lhs } else { rhs };
@@ -1430,7 +1639,19 @@ impl Compiler<'_> {
                     return Ok((Box::new(MatchConst { l, re, span }), Ty::Bool));
                 }
                 let r = self.expr(rhs)?.0;
-                return Ok((Box::new(MatchDyn { l, r, span }), Ty::Bool));
+                // `x matches Upper('/a/[^/]+')`: a pattern computed from constants only is computed and compiled
+                // once here, not on every evaluation (compiling a regex costs far more than matching it).
+                if is_closed(rhs) {
+                    let services = Arc::clone(&self.env.services);
+                    let mut scope = Scope::new(&services);
+                    if let Ok(v) = r.eval(&mut scope)
+                        && let Some(p) = v.as_str()
+                    {
+                        let re = goregex::compile(p).map_err(|e| err(e, rhs.span))?;
+                        return Ok((Box::new(MatchConst { l, re, span }), Ty::Bool));
+                    }
+                }
+                return Ok((Box::new(MatchDyn { l, r, span, cache: Default::default() }), Ty::Bool));
             }
             _ => {}
         }

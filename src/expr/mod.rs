@@ -28,6 +28,7 @@ pub mod builtins;
 pub mod compile;
 pub mod data;
 pub mod error;
+pub mod guard;
 pub mod helpers;
 pub mod host;
 pub mod lexer;

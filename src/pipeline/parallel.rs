@@ -37,6 +37,9 @@ pub struct ParallelParser {
     pending: BTreeMap<u64, Vec<ParseOutcome>>,
     next: u64,
     submitted: u64,
+    /// Batches the caller should let be in flight before taking results (`is_saturated`): enough to keep every
+    /// worker busy while the caller pours.
+    max_in_flight: u64,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -45,7 +48,11 @@ impl ParallelParser {
         let workers = workers.max(1);
         let (tx, rx) = sync_channel::<Batch>(workers * 2);
         let rx = Arc::new(Mutex::new(rx));
-        let (otx, orx) = sync_channel::<Parsed>(workers * 4);
+        // Results wait in this channel until the caller takes them in order. It holds more than the caller ever
+        // lets be in flight (`is_saturated`), so a worker never blocks on it while the caller blocks on `submit`:
+        // that would deadlock.
+        let max_in_flight = (workers * 2) as u64;
+        let (otx, orx) = sync_channel::<Parsed>(max_in_flight as usize + workers * 2 + 2);
         let threads = (0..workers)
             .map(|i| {
                 let (rx, otx, pipeline) = (Arc::clone(&rx), otx.clone(), Arc::clone(&pipeline));
@@ -67,7 +74,15 @@ impl ParallelParser {
                     .expect("spawn a parsing thread")
             })
             .collect();
-        ParallelParser { input: Some(tx), output: orx, pending: BTreeMap::new(), next: 0, submitted: 0, threads }
+        ParallelParser {
+            input: Some(tx),
+            output: orx,
+            pending: BTreeMap::new(),
+            next: 0,
+            submitted: 0,
+            max_in_flight,
+            threads,
+        }
     }
 
     /// Queues lines for parsing; blocks when the workers are busy (backpressure on the reader).
@@ -83,6 +98,11 @@ impl ParallelParser {
     /// Batches submitted but not yet returned by [`ParallelParser::next_in_order`].
     pub fn in_flight(&self) -> u64 {
         self.submitted - self.next
+    }
+
+    /// Whether the caller should take results (`next_in_order`) before submitting more.
+    pub fn is_saturated(&self) -> bool {
+        self.in_flight() > self.max_in_flight
     }
 
     /// The next batch's results in submission order, waiting for it; `None` when everything submitted was returned.

@@ -85,6 +85,8 @@ pub struct Scenario {
     pub kind: Kind,
     pub debug: bool,
     pub filter: Option<Program>,
+    /// A necessary condition of `filter`, checked with one field lookup before evaluating it (`expr::guard`).
+    pub guard: Option<crate::expr::guard::Guard>,
     pub groupby: Option<Program>,
     pub distinct: Option<Program>,
     pub cancel_on: Option<Program>,
@@ -455,6 +457,7 @@ impl ScenarioCompiler<'_> {
             origin: Arc::from(format!("{}:{}", file.display(), pos.0)),
             kind,
             debug: s.debug.unwrap_or(false),
+            guard: filter.as_ref().and_then(|f| crate::expr::guard::derive(f.source(), &evt_env)),
             filter,
             groupby,
             distinct,

@@ -118,7 +118,7 @@ pub struct Buckets {
     /// Scenario index → instance family (scenarios sharing name and filter share a family).
     family: Vec<usize>,
     /// Per family: groupby value → instance.
-    instances: Vec<HashMap<String, Instance, RandomState>>,
+    instances: Vec<HashMap<String, Box<Instance>, RandomState>>,
     blackholes: Vec<HashMap<String, i64, RandomState>>,
     /// Time-machine timers and log clocks, per source (`Line.Src`).
     tm: HashMap<Arc<str>, LogClock, RandomState>,
@@ -185,6 +185,11 @@ impl Buckets {
         let mut evt = Arc::new(evt);
         let scenarios = Arc::clone(&self.scenarios);
         for (si, sc) in scenarios.iter().enumerate() {
+            if let Some(g) = &sc.guard
+                && !g.admits(&evt)
+            {
+                continue;
+            }
             if let Some(f) = &sc.filter {
                 let arena = EvalArena::new();
                 let (r, muts) = {
@@ -258,7 +263,7 @@ impl Buckets {
         {
             let owner = inst.owner;
             let old = map.remove(&key).expect("instance present");
-            self.expire(owner, old, out);
+            self.expire(owner, *old, out);
         }
         let map = &mut self.instances[fam];
         if !map.contains_key(&key) {
@@ -266,7 +271,7 @@ impl Buckets {
             self.next_id += 1;
             let mut inst = Instance::new(&scenarios[si], si, key.clone(), mode, id);
             inst.clock = Arc::clone(&evt.line.src);
-            map.insert(key.clone(), inst);
+            map.insert(key.clone(), Box::new(inst));
             scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
         }
         let inst = map.get_mut(&key).expect("instance just ensured");
@@ -439,7 +444,7 @@ impl Buckets {
             let owner = inst.owner;
             let sc = &self.scenarios[owner];
             if sc.kind != Kind::Counter {
-                self.expire(owner, inst, out);
+                self.expire(owner, *inst, out);
             } else {
                 // A counter reports what it counted when its time is up.
                 let at = if tm {
@@ -510,7 +515,7 @@ impl Buckets {
             .enumerate()
             .map(|(si, sc)| {
                 let mut v: Vec<Instance> =
-                    self.instances[self.family[si]].values().filter(|i| i.owner == si).cloned().collect();
+                    self.instances[self.family[si]].values().filter(|i| i.owner == si).map(|i| (**i).clone()).collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
                 (sc.name.to_string(), v)
             })
@@ -535,7 +540,7 @@ impl Buckets {
                     }
                     ExpectMode::Live => self.live_timers.push(Reverse(t)),
                 }
-                self.instances[fam].insert(inst.key.clone(), inst);
+                self.instances[fam].insert(inst.key.clone(), Box::new(inst));
                 n += 1;
             }
         }
