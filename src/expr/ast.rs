@@ -136,29 +136,63 @@ pub enum Kind {
     },
 }
 
+/// Calls `$f` on every direct sub-expression of a `Kind`, in source order. One body for the shared and the
+/// mutable walk, so they cannot drift apart.
+macro_rules! each_child {
+    ($kind:expr, $f:ident, $($r:tt)*) => {
+        match $kind {
+            Kind::Nil | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) | Kind::Ident(_) | Kind::Pointer(_) => {}
+            Kind::Array(items) | Kind::Call { args: items, .. } => items.$($r)*().for_each(|e| $f(e)),
+            Kind::Map(items) => items.$($r)*().for_each(|(k, v)| {
+                $f(k);
+                $f(v)
+            }),
+            Kind::Member { obj, key, .. } => {
+                $f(obj);
+                $f(key)
+            }
+            Kind::Slice { obj, from, to } => {
+                $f(obj);
+                from.$($r)*().chain(to.$($r)*()).for_each(|e| $f(e))
+            }
+            Kind::Method { obj, args, .. } => {
+                $f(obj);
+                args.$($r)*().for_each(|e| $f(e))
+            }
+            Kind::Chain(e) | Kind::Closure(e) | Kind::Unary { expr: e, .. } => $f(e),
+            Kind::Binary { lhs, rhs, .. } => {
+                $f(lhs);
+                $f(rhs)
+            }
+            Kind::Ternary { cond, then, other } => {
+                $f(cond);
+                $f(then);
+                $f(other)
+            }
+            Kind::Let { value, body, .. } => {
+                $f(value);
+                $f(body)
+            }
+        }
+    };
+}
+
+impl Kind {
+    /// Calls `f` on every direct sub-expression, in source order.
+    pub fn for_each_child<'e>(&'e self, mut f: impl FnMut(&'e Expr)) {
+        each_child!(self, f, iter)
+    }
+
+    /// Calls `f` on every direct sub-expression, in source order, for rewriting them.
+    pub fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Expr)) {
+        each_child!(self, f, iter_mut)
+    }
+}
+
 impl Expr {
     pub fn new(kind: Kind, span: Span) -> Self {
-        let d = |e: &Expr| e.depth;
-        let opt = |e: &Option<Box<Expr>>| e.as_ref().map(|e| e.depth).unwrap_or(0);
-        let child = match &kind {
-            Kind::Nil
-            | Kind::Bool(_)
-            | Kind::Int(_)
-            | Kind::Float(_)
-            | Kind::Str(_)
-            | Kind::Ident(_)
-            | Kind::Pointer(_) => 0,
-            Kind::Array(items) => items.iter().map(d).max().unwrap_or(0),
-            Kind::Map(items) => items.iter().map(|(k, v)| d(k).max(d(v))).max().unwrap_or(0),
-            Kind::Member { obj, key, .. } => d(obj).max(d(key)),
-            Kind::Slice { obj, from, to } => d(obj).max(opt(from)).max(opt(to)),
-            Kind::Call { args, .. } => args.iter().map(d).max().unwrap_or(0),
-            Kind::Method { obj, args, .. } => args.iter().map(d).max().unwrap_or(0).max(d(obj)),
-            Kind::Chain(e) | Kind::Closure(e) | Kind::Unary { expr: e, .. } => d(e),
-            Kind::Binary { lhs, rhs, .. } => d(lhs).max(d(rhs)),
-            Kind::Ternary { cond, then, other } => d(cond).max(d(then)).max(d(other)),
-            Kind::Let { value, body, .. } => d(value).max(d(body)),
-        };
+        let mut child = 0;
+        kind.for_each_child(|e| child = child.max(e.depth));
         Expr { kind, span, depth: child + 1 }
     }
 }

@@ -905,86 +905,64 @@ impl Node for FileConst {
     }
 }
 
-/// `any(File('name'), {x contains #})`: one automaton instead of a loop. Same result as the loop: an empty list is
-/// false without evaluating `x`; a non-string `x` is the loop's type error.
-struct AnyFileContains {
-    subject: N,
-    ac: Option<AhoCorasick>,
-    span: Span,
+/// How `any(File('name'), {x OP #})` tests `x` against the file's lines, each prepared once at load.
+enum LineMatcher {
+    /// `contains`: one automaton for all the lines; `None` for an empty file.
+    Contains(Option<AhoCorasick>),
+    /// `matches`: every line compiled as a regex, tried in order.
+    Matches(Vec<Regex>),
+    StartsWith(Vec<String>),
+    EndsWith(Vec<String>),
 }
-impl Node for AnyFileContains {
-    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
-        self.eval_bool(cx).map(Value::Bool)
-    }
-    fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
-        let Some(ac) = &self.ac else { return Ok(false) };
-        match self.subject.eval(cx)? {
-            Value::Str(s) => Ok(ac.is_match(s.as_bytes())),
-            other => Err(ExprError::new(
-                format!("invalid operation: {} contains string (mismatched types)", other.type_name()),
-                self.span,
-            )),
+
+impl LineMatcher {
+    fn is_empty(&self) -> bool {
+        match self {
+            LineMatcher::Contains(ac) => ac.is_none(),
+            LineMatcher::Matches(res) => res.is_empty(),
+            LineMatcher::StartsWith(a) | LineMatcher::EndsWith(a) => a.is_empty(),
         }
     }
-    fn span(&self) -> Span {
-        self.span
+
+    fn test(&self, s: &str) -> bool {
+        match self {
+            LineMatcher::Contains(ac) => ac.as_ref().is_some_and(|ac| ac.is_match(s.as_bytes())),
+            LineMatcher::Matches(res) => res.iter().any(|re| re.is_match(s.as_bytes())),
+            LineMatcher::StartsWith(a) => a.iter().any(|a| s.starts_with(a.as_str())),
+            LineMatcher::EndsWith(a) => a.iter().any(|a| s.ends_with(a.as_str())),
+        }
+    }
+
+    fn op(&self) -> &'static str {
+        match self {
+            LineMatcher::Contains(_) => "contains",
+            LineMatcher::Matches(_) => "matches",
+            LineMatcher::StartsWith(_) => "startsWith",
+            LineMatcher::EndsWith(_) => "endsWith",
+        }
     }
 }
 
-/// `any(File('name'), {x matches #})` (or `Upper(#)`, `Lower(#)`): the file's patterns compiled once, tried in
-/// order. Same result as the loop: an empty list is false without evaluating `x`; a non-string `x` is the loop's
-/// type error.
-struct AnyFileMatches {
+/// `any(File('name'), {x contains #})`, `{x matches Upper(#)}`, `{x startsWith #}`, `{x endsWith Lower(#)}`: `x`
+/// evaluated once and tested against lines prepared at load, instead of a closure call per line. Same result as
+/// the loop: an empty list is false without evaluating `x`; a non-string `x` is the loop's type error.
+struct AnyFileLine {
     subject: N,
-    res: Vec<Regex>,
+    matcher: LineMatcher,
     span: Span,
 }
-impl Node for AnyFileMatches {
+impl Node for AnyFileLine {
     fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
         self.eval_bool(cx).map(Value::Bool)
     }
     fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
-        if self.res.is_empty() {
+        if self.matcher.is_empty() {
             return Ok(false);
         }
         match self.subject.eval(cx)? {
-            Value::Str(s) => Ok(self.res.iter().any(|re| re.is_match(s.as_bytes()))),
+            Value::Str(s) => Ok(self.matcher.test(&s)),
             other => Err(ExprError::new(
-                format!("invalid operation: {} matches string (mismatched types)", other.type_name()),
-                self.span,
-            )),
-        }
-    }
-    fn span(&self) -> Span {
-        self.span
-    }
-}
-
-/// `any(File('name'), {x startsWith #})` / `{x endsWith #}` (or `Upper(#)`, `Lower(#)`): `x` evaluated once
-/// instead of once per line. Same result as the loop, including its type error for a non-string `x`.
-struct AnyFileAffix {
-    subject: N,
-    affixes: Vec<String>,
-    ends: bool,
-    span: Span,
-}
-impl Node for AnyFileAffix {
-    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
-        self.eval_bool(cx).map(Value::Bool)
-    }
-    fn eval_bool<'a>(&'a self, cx: &mut Scope<'a>) -> Result<bool, ExprError> {
-        if self.affixes.is_empty() {
-            return Ok(false);
-        }
-        match self.subject.eval(cx)? {
-            Value::Str(s) if self.ends => Ok(self.affixes.iter().any(|a| s.ends_with(a.as_str()))),
-            Value::Str(s) => Ok(self.affixes.iter().any(|a| s.starts_with(a.as_str()))),
-            other => Err(ExprError::new(
-                format!(
-                    "invalid operation: {} {} string (mismatched types)",
-                    other.type_name(),
-                    if self.ends { "endsWith" } else { "startsWith" }
-                ),
+                format!("invalid operation: {} {} string (mismatched types)", other.type_name(), self.matcher.op()),
                 self.span,
             )),
         }
@@ -1158,56 +1136,14 @@ fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
 /// to them too. A call that fails (a type error) is left alone: it must fail when evaluated, as before. `File` is
 /// left alone too: the data-file specialisations look for it.
 fn fold_constants(e: &mut Expr, env: &CompileEnv) {
-    match &mut e.kind {
-        Kind::Call { args, .. } => args.iter_mut().for_each(|a| fold_constants(a, env)),
-        Kind::Array(items) => items.iter_mut().for_each(|a| fold_constants(a, env)),
-        Kind::Map(items) => items.iter_mut().for_each(|(k, v)| {
-            fold_constants(k, env);
-            fold_constants(v, env)
-        }),
-        Kind::Member { obj, key, .. } => {
-            fold_constants(obj, env);
-            fold_constants(key, env)
-        }
-        Kind::Slice { obj, from, to } => {
-            fold_constants(obj, env);
-            from.iter_mut().for_each(|f| fold_constants(f, env));
-            to.iter_mut().for_each(|t| fold_constants(t, env))
-        }
-        Kind::Method { obj, args, .. } => {
-            fold_constants(obj, env);
-            args.iter_mut().for_each(|a| fold_constants(a, env))
-        }
-        Kind::Chain(x) | Kind::Closure(x) | Kind::Unary { expr: x, .. } => fold_constants(x, env),
-        Kind::Binary { lhs, rhs, .. } => {
-            fold_constants(lhs, env);
-            fold_constants(rhs, env)
-        }
-        Kind::Ternary { cond, then, other } => {
-            fold_constants(cond, env);
-            fold_constants(then, env);
-            fold_constants(other, env)
-        }
-        Kind::Let { value, body, .. } => {
-            fold_constants(value, env);
-            fold_constants(body, env)
-        }
-        Kind::Nil
-        | Kind::Bool(_)
-        | Kind::Int(_)
-        | Kind::Float(_)
-        | Kind::Str(_)
-        | Kind::Ident(_)
-        | Kind::Pointer(_) => {}
-    }
+    e.kind.for_each_child_mut(|c| fold_constants(c, env));
     let Kind::Call { name, .. } = &e.kind else { return };
     if matches!(name.as_str(), "File" | "RegexpInFile") || !is_closed(e) {
         return;
     }
     let mut c = Compiler { env, lets: Vec::new(), closures: Vec::new(), next_slot: 0 };
     let Ok((node, _)) = c.expr(e) else { return };
-    let services = Arc::clone(&env.services);
-    let mut scope = Scope::new(&services);
+    let mut scope = Scope::new(&env.services);
     let folded = match node.eval(&mut scope) {
         Ok(Value::Str(s)) => Kind::Str(s.to_string()),
         Ok(Value::Int(i)) => Kind::Int(i),
@@ -1524,40 +1460,33 @@ impl Compiler<'_> {
         {
             let is_hash = |e: &Expr| matches!(&e.kind, Kind::Pointer(p) if p.is_empty());
             match op {
-                // {x contains #}, {Upper(x) contains Upper(#)}: the needles are the file's lines, transformed once.
-                BinOp::Contains
+                // {x contains #}, {x matches Upper(#)}, {x endsWith Lower(#)}: x evaluated once, the lines
+                // transformed (and compiled) once. A pattern that does not compile would be an error only when the
+                // loop reaches it, so then the loop is kept as is.
+                BinOp::Contains | BinOp::Matches | BinOp::StartsWith | BinOp::EndsWith
                     if is_invariant(lhs)
                         && let Some(tr) = hash_transform(rhs) =>
                 {
-                    let subject = self.expr(lhs)?.0;
-                    let needles: Vec<String> = list.lines.iter().map(|l| tr(l)).collect();
-                    let ac = if needles.is_empty() {
-                        None
-                    } else {
-                        Some(AhoCorasick::new(&needles).map_err(|e| err(e.to_string(), span))?)
+                    let lines = list.lines.iter().map(|l| tr(l));
+                    let matcher = match op {
+                        BinOp::Contains => {
+                            let needles: Vec<String> = lines.collect();
+                            Some(LineMatcher::Contains(if needles.is_empty() {
+                                None
+                            } else {
+                                Some(AhoCorasick::new(&needles).map_err(|e| err(e.to_string(), span))?)
+                            }))
+                        }
+                        BinOp::Matches => lines
+                            .map(|l| goregex::compile(&l).ok())
+                            .collect::<Option<Vec<Regex>>>()
+                            .map(LineMatcher::Matches),
+                        BinOp::StartsWith => Some(LineMatcher::StartsWith(lines.collect())),
+                        _ => Some(LineMatcher::EndsWith(lines.collect())),
                     };
-                    return Ok((Box::new(AnyFileContains { subject, ac, span }), Ty::Bool));
-                }
-                // {x endsWith #}, {x startsWith Lower(#)}: x evaluated once, then a plain loop over the lines.
-                BinOp::StartsWith | BinOp::EndsWith
-                    if is_invariant(lhs)
-                        && let Some(tr) = hash_transform(rhs) =>
-                {
-                    let subject = self.expr(lhs)?.0;
-                    let affixes = list.lines.iter().map(|l| tr(l)).collect();
-                    let ends = *op == BinOp::EndsWith;
-                    return Ok((Box::new(AnyFileAffix { subject, affixes, ends, span }), Ty::Bool));
-                }
-                // {x matches Upper(#)}: every pattern compiled once. A pattern that does not compile would be an
-                // error only when the loop reaches it, so then the loop is kept as is.
-                BinOp::Matches
-                    if is_invariant(lhs)
-                        && let Some(tr) = hash_transform(rhs) =>
-                {
-                    let res: Option<Vec<Regex>> = list.lines.iter().map(|l| goregex::compile(&tr(l)).ok()).collect();
-                    if let Some(res) = res {
+                    if let Some(matcher) = matcher {
                         let subject = self.expr(lhs)?.0;
-                        return Ok((Box::new(AnyFileMatches { subject, res, span }), Ty::Bool));
+                        return Ok((Box::new(AnyFileLine { subject, matcher, span }), Ty::Bool));
                     }
                 }
                 BinOp::Eq if (is_hash(rhs) && is_invariant(lhs)) || (is_hash(lhs) && is_invariant(rhs)) => {
@@ -1642,8 +1571,7 @@ impl Compiler<'_> {
                 // `x matches Upper('/a/[^/]+')`: a pattern computed from constants only is computed and compiled
                 // once here, not on every evaluation (compiling a regex costs far more than matching it).
                 if is_closed(rhs) {
-                    let services = Arc::clone(&self.env.services);
-                    let mut scope = Scope::new(&services);
+                    let mut scope = Scope::new(&self.env.services);
                     if let Ok(v) = r.eval(&mut scope)
                         && let Some(p) = v.as_str()
                     {

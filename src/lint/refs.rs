@@ -57,28 +57,20 @@ fn walk(e: &Expr, r: &mut Refs) {
             {
                 r.meta_reads.push(Ref { name: k.to_string(), offset: key.span.start });
             }
-            walk(obj, r);
-            walk(key, r);
         }
-        Kind::Method { obj, name, args, .. } => {
-            if is_evt(obj) {
-                match (name.as_str(), args.first()) {
-                    ("GetMeta", Some(a)) => {
-                        if let Some(k) = const_str(a) {
-                            r.meta_reads.push(Ref { name: k.to_string(), offset: a.span.start });
-                        }
-                    }
-                    ("SetMeta", Some(a)) => match const_str(a) {
-                        Some(k) => r.meta_writes.push(Ref { name: k.to_string(), offset: a.span.start }),
-                        None => r.dynamic_meta_write = true,
-                    },
-                    ("SetMeta", None) => r.dynamic_meta_write = true,
-                    _ => {}
+        Kind::Method { obj, name, args, .. } if is_evt(obj) => match (name.as_str(), args.first()) {
+            ("GetMeta", Some(a)) => {
+                if let Some(k) = const_str(a) {
+                    r.meta_reads.push(Ref { name: k.to_string(), offset: a.span.start });
                 }
             }
-            walk(obj, r);
-            args.iter().for_each(|a| walk(a, r));
-        }
+            ("SetMeta", Some(a)) => match const_str(a) {
+                Some(k) => r.meta_writes.push(Ref { name: k.to_string(), offset: a.span.start }),
+                None => r.dynamic_meta_write = true,
+            },
+            ("SetMeta", None) => r.dynamic_meta_write = true,
+            _ => {}
+        },
         Kind::Call { name, args, .. } => {
             let data = match (name.as_str(), args.len()) {
                 ("File", 1) => Some((&args[0], DataKind::String)),
@@ -92,39 +84,10 @@ fn walk(e: &Expr, r: &mut Refs) {
             {
                 r.data.push((Ref { name: n.to_string(), offset: arg.span.start }, kind));
             }
-            args.iter().for_each(|a| walk(a, r));
         }
-        Kind::Array(items) => items.iter().for_each(|a| walk(a, r)),
-        Kind::Map(items) => items.iter().for_each(|(k, v)| {
-            walk(k, r);
-            walk(v, r);
-        }),
-        Kind::Slice { obj, from, to } => {
-            walk(obj, r);
-            from.iter().chain(to.iter()).for_each(|a| walk(a, r));
-        }
-        Kind::Chain(x) | Kind::Closure(x) | Kind::Unary { expr: x, .. } => walk(x, r),
-        Kind::Binary { lhs, rhs, .. } => {
-            walk(lhs, r);
-            walk(rhs, r);
-        }
-        Kind::Ternary { cond, then, other } => {
-            walk(cond, r);
-            walk(then, r);
-            walk(other, r);
-        }
-        Kind::Let { value, body, .. } => {
-            walk(value, r);
-            walk(body, r);
-        }
-        Kind::Nil
-        | Kind::Bool(_)
-        | Kind::Int(_)
-        | Kind::Float(_)
-        | Kind::Str(_)
-        | Kind::Ident(_)
-        | Kind::Pointer(_) => {}
+        _ => {}
     }
+    e.kind.for_each_child(|c| walk(c, r));
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! of the scenario that created it.
 
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -266,21 +267,26 @@ impl Buckets {
             self.expire(owner, *old, out);
         }
         let map = &mut self.instances[fam];
-        if !map.contains_key(&key) {
-            let id = self.next_id;
-            self.next_id += 1;
-            let mut inst = Instance::new(&scenarios[si], si, key.clone(), mode, id);
-            inst.clock = Arc::clone(&evt.line.src);
-            map.insert(key.clone(), Box::new(inst));
-            scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
-        }
-        let inst = map.get_mut(&key).expect("instance just ensured");
+        // One lookup for the common case (the bucket exists); the key is copied only for a new bucket, and again
+        // only when the bucket goes away below.
+        let inst = match map.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let mut inst = Instance::new(&scenarios[si], si, v.key().clone(), mode, id);
+                inst.clock = Arc::clone(&evt.line.src);
+                scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
+                v.insert(Box::new(inst))
+            }
+        };
         let owner = inst.owner;
         let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, now, &self.services);
         match result {
             Poured::Duplicate => {}
             Poured::Canceled => {
+                let key = inst.key.clone();
                 map.remove(&key);
                 sc.stats.canceled.fetch_add(1, Ordering::Relaxed);
             }
@@ -313,6 +319,7 @@ impl Buckets {
                 }
             }
             Poured::Overflow => {
+                let key = inst.key.clone();
                 let inst = map.remove(&key).expect("instance present");
                 self.emit(owner, &inst, out);
             }
