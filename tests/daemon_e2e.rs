@@ -62,14 +62,15 @@ impl Daemon {
         Daemon { child, lines, errs }
     }
 
-    /// Waits for a stderr line containing `needle` (the daemon's own log).
-    fn expect_log(&self, needle: &str, within: Duration) {
+    /// Waits for a stderr line containing `needle` (the daemon's own log); returns the lines logged before it.
+    fn expect_log(&self, needle: &str, within: Duration) -> Vec<String> {
         let deadline = Instant::now() + within;
+        let mut before = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.errs.recv_timeout(left) {
-                Ok(l) if l.contains(needle) => return,
-                Ok(_) => {}
+                Ok(l) if l.contains(needle) => return before,
+                Ok(l) => before.push(l),
                 Err(_) => panic!("no log line containing {needle:?} within {within:?}"),
             }
         }
@@ -267,6 +268,15 @@ fn editing_the_listeners_applies_at_run_time() {
     std::fs::write(&config, with("a")).unwrap();
     let daemon = Daemon::start(&config);
     std::thread::sleep(Duration::from_secs(2));
+
+    // An edit that moves every line but leaves the listeners as they are rebuilds the pipeline, not the
+    // listeners (their queues and rate limits stay).
+    std::fs::write(&config, format!("# a comment\n\n{}", with("a"))).unwrap();
+    daemon.expect_log("pipeline reloaded", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(500));
+    let after: Vec<String> = daemon.errs.try_iter().collect();
+    assert!(!after.iter().any(|l| l.contains("listeners reloaded")), "listeners restarted: {after:?}");
+
     append(&log, &failed_logins("198.18.4.4", 8));
     daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.4.4", Duration::from_secs(20));
     wait_file_line(&a, "198.18.4.4", Duration::from_secs(20));
@@ -281,4 +291,51 @@ fn editing_the_listeners_applies_at_run_time() {
     assert!(in_a.contains("198.18.4.4") && !in_a.contains("198.18.5.5"), "{in_a}");
     let summary = daemon.terminate_with_summary();
     assert!(summary.starts_with("lines read: 16 "), "{summary}");
+}
+
+#[test]
+fn profile_notifications_route_alerts_to_listeners() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    let acquis = format!("filenames:\n  - {}\nlabels:\n  type: syslog\n", log.display());
+    let config = write_config(dir.path(), &acquis);
+    let profiles = dir.path().join("profiles.yaml");
+    // `ban` matches the brute force and names `named`; `never` matches nothing and names `other`.
+    std::fs::write(
+        &profiles,
+        "name: ban\nfilters:\n  - Alert.Remediation == true && Alert.GetScope() == 'Ip'\ndecisions:\n  - type: ban\n\
+         \x20   duration: 4h\nnotifications: [named]\non_success: break\n---\nname: never\nfilters: ['false']\n\
+         notifications: [other]\n",
+    )
+    .unwrap();
+    let file = |n: &str| dir.path().join(format!("{n}.jsonl"));
+    let base = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{base}profiles: {}\nstack:\n  scenarios: [correlator/ssh-bruteforce]\nlisteners:\n\
+             \x20 console: {{type: console}}\n\
+             \x20 named: {{type: jsonl, path: {}}}\n\
+             \x20 other: {{type: jsonl, path: {}}}\n\
+             \x20 unnamed: {{type: jsonl, path: {}}}\n",
+            profiles.display(),
+            file("named").display(),
+            file("other").display(),
+            file("unnamed").display()
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&config);
+    std::thread::sleep(Duration::from_secs(2));
+    append(&log, &failed_logins("198.18.6.6", 8));
+    daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.6.6", Duration::from_secs(20));
+    // The listener the matching profile names, and the one no profile names, get the alert; the listener only
+    // a non-matching profile names does not.
+    wait_file_line(&file("named"), "198.18.6.6", Duration::from_secs(20));
+    wait_file_line(&file("unnamed"), "198.18.6.6", Duration::from_secs(20));
+    let summary = daemon.terminate_with_summary();
+    assert!(summary.starts_with("lines read: 8 "), "{summary}");
+    let other = std::fs::read_to_string(file("other")).unwrap_or_default();
+    assert!(!other.contains("198.18.6.6"), "routed to a listener no matching profile names: {other}");
 }

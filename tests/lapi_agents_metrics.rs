@@ -10,10 +10,18 @@ use std::process::Command;
 use common::daemon::{Daemon, python_json, repo, require_python_modules, truth};
 
 const PARSE_METRICS: &str = r#"
-import json, sys, urllib.request
+import json, sys, urllib.request, urllib.error
 from prometheus_client.parser import text_string_to_metric_families
-text = urllib.request.urlopen(sys.argv[1]).read().decode()
+url, key = sys.argv[1:3]
 out = {}
+try:
+    urllib.request.urlopen(url)
+    out["no_key"] = 200
+except urllib.error.HTTPError as e:
+    out["no_key"] = e.code
+# What Prometheus sends with `authorization: {credentials: KEY}`.
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + key})
+text = urllib.request.urlopen(req).read().decode()
 for fam in text_string_to_metric_families(text):
     out[fam.name] = {"type": fam.type, "samples": [[s.name, s.labels, s.value] for s in fam.samples]}
 print(json.dumps(out))
@@ -40,7 +48,9 @@ fn prometheus_parser_reads_metrics_and_cli_tables_match() {
     let mut attackers = truth("bf");
     attackers.extend(truth("kex"));
     d.wait_for_decisions(&attackers);
-    let m = python_json(PARSE_METRICS, &[&format!("http://{}/metrics", d.addr)]);
+    let key = d.add_bouncer("prometheus");
+    let m = python_json(PARSE_METRICS, &[&format!("http://{}/metrics", d.addr), &key]);
+    assert_eq!(m["no_key"], 403, "/metrics answered without an API key");
 
     let lines = std::fs::read_to_string(repo().join("samples/auth.log")).unwrap_or_else(|e| panic!("{e}"));
     let n_lines = lines.lines().filter(|l| !l.trim().is_empty()).count() as f64;
@@ -58,13 +68,12 @@ fn prometheus_parser_reads_metrics_and_cli_tables_match() {
     assert!(value_where(family(&m, "cs_active_decisions", "gauge"), "reason", "ssh-bruteforce") >= 1.0);
     assert!(value_where(family(&m, "cs_alerts", "gauge"), "reason", "ssh-bruteforce") >= 1.0);
 
-    // The same numbers through `correlator metrics`.
-    let out = Command::new(common::bin())
-        .args(["metrics", "--url", &d.addr, "-o", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let tables: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    // The listeners' counters (the default console listener printed every alert).
+    assert!(value_where(family(&m, "correlator_listener_sent", "counter"), "listener", "console") >= 1.0);
+
+    // The same numbers through `correlator metrics` (the local metrics key, read from the store).
+    let out = d.cli(&["metrics", "--url", &d.addr, "-o", "json"]);
+    let tables: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}"));
     let acq = tables.as_array().and_then(|t| t.iter().find(|t| t["title"] == "Acquisition")).expect("Acquisition");
     let row = acq["rows"]
         .as_array()

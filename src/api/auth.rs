@@ -51,6 +51,13 @@ pub fn find_bouncer<'a>(bouncers: &'a [Bouncer], presented_key: &str) -> Option<
     found
 }
 
+/// The local metrics key: a random secret kept in the store (created on first use), accepted on `/metrics` beside
+/// the bouncer keys. `correlator metrics` reads it from the store, so scraping locally needs no key to be made;
+/// anyone who can read the store could already do more than read the metrics.
+pub fn metrics_key(store: &dyn crate::store::Store) -> Result<String, crate::store::StoreError> {
+    Ok(hex(&store.secret("metrics")?))
+}
+
 /// Argon2id PHC string of a machine password.
 pub fn hash_password(password: &str) -> Result<String, String> {
     use argon2::password_hash::PasswordHasher;

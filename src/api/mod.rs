@@ -80,15 +80,18 @@ impl Server {
         let state = match &processor {
             Some(p) => {
                 let store = Arc::clone(p.store());
-                let secret = tokio::task::spawn_blocking(move || store.secret("jwt"))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                let (secret, metrics_key) = tokio::task::spawn_blocking(move || {
+                    Ok::<_, crate::store::StoreError>((store.secret("jwt")?, auth::metrics_key(&*store)?))
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
                 Some(Arc::new(routes::AppState {
                     processor: Arc::clone(p),
                     metrics: Arc::clone(&metrics),
                     secret,
                     token_ttl: api.token_ttl,
+                    metrics_key,
                 }))
             }
             None => None,
@@ -139,26 +142,29 @@ impl Server {
         }
         if let Some(l) = &api.prometheus_listen {
             let addr: SocketAddr = l.parse().map_err(|_| format!("prometheus.listen: bad address {l:?}"))?;
+            // The keys are checked against the store: no store, no way to authenticate a scraper.
+            let Some(state) = state.clone() else {
+                return Err("prometheus.listen needs the store (store.enabled: true): /metrics takes an API key".into());
+            };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
-            metrics_addr = Some(listener.local_addr().map_err(|e| e.to_string())?);
-            let app = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let m = Arc::clone(&metrics);
-                    async move {
-                        let text = tokio::task::spawn_blocking(move || m.render()).await.unwrap_or_default();
-                        ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text)
-                    }
-                }),
-            );
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            metrics_addr = Some(local);
+            if !is_loopback(&local) {
+                tracing::warn!(
+                    "WARNING: /metrics listens on {local} WITHOUT TLS: the API key a scraper sends crosses the \
+                     network in clear text. Listen on 127.0.0.1, or scrape through the API with api.tls."
+                );
+            }
+            let app = routes::metrics_router(state);
             let rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stopped(rx)).await {
                     tracing::error!("metrics listener: {e}");
                 }
             }));
+            tracing::info!("metrics listening on http://{local}/metrics");
         }
         if let Some(p) = &processor {
             tasks.push(spawn_cleanup(Arc::clone(p), settings, stop_rx.clone()));
@@ -224,6 +230,12 @@ impl Lapi {
             None
         };
         Ok(Lapi { processor, metrics, server })
+    }
+
+    /// Every listener name that some profile lists in `notifications` (see [`crate::output::dispatch::Route`]).
+    pub fn routed_listeners(&self) -> std::collections::HashSet<String> {
+        let Some(p) = &self.processor else { return Default::default() };
+        p.profiles().profiles.iter().flat_map(|pr| pr.notifications.iter().cloned()).collect()
     }
 
     /// Where the API listens, if it does.

@@ -30,6 +30,8 @@ pub struct AppState {
     pub secret: Vec<u8>,
     /// Nanoseconds.
     pub token_ttl: i64,
+    /// Hex of the store's metrics secret ([`auth::metrics_key`]), accepted on `/metrics`.
+    pub metrics_key: String,
 }
 
 impl AppState {
@@ -353,7 +355,28 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "up"}))
 }
 
-async fn metrics(State(st): State<Shared>, method: Method) -> Response {
+/// `/metrics` reader: a bouncer key or the local metrics key, as `X-Api-Key: K` or `Authorization: Bearer K`
+/// (what Prometheus sends with `authorization: {credentials: K}`).
+async fn metrics_reader(st: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
+    let forbidden = || ApiError(StatusCode::FORBIDDEN, "access forbidden".to_string());
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).or(bearer).ok_or_else(forbidden)?.trim();
+    if !st.metrics_key.is_empty() && auth::constant_time_eq(key.as_bytes(), st.metrics_key.as_bytes()) {
+        return Ok(());
+    }
+    let key = key.to_string();
+    let store = st.store();
+    let bouncers = blocking(move || store.bouncers()).await?;
+    auth::find_bouncer(&bouncers, &key).map(|_| ()).ok_or_else(forbidden)
+}
+
+async fn metrics(State(st): State<Shared>, method: Method, headers: HeaderMap) -> Response {
+    if let Err(e) = metrics_reader(&st, &headers).await {
+        return e.into_response();
+    }
     let m = Arc::clone(&st.metrics);
     let text = tokio::task::spawn_blocking(move || m.render()).await.unwrap_or_default();
     if method == Method::HEAD {
@@ -391,6 +414,7 @@ mod tests {
             metrics: Metrics::new(),
             secret: b"test secret, 32 bytes long......".to_vec(),
             token_ttl: 3_600_000_000_000,
+            metrics_key: "local metrics key".into(),
         });
         Api { _dir: dir, router: router(state, 1 << 20, true), store, key }
     }

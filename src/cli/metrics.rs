@@ -18,8 +18,25 @@ pub struct MetricsArgs {
     /// `host:port` of the daemon's /metrics (default: prometheus.listen, else api.listen).
     #[arg(long)]
     pub url: Option<String>,
+    /// Key sent to /metrics: a bouncer key (`correlator bouncers add NAME`). Default: the local metrics key,
+    /// read from the store named by the configuration.
+    #[arg(long, env = "CORRELATOR_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub format: OutputFormat,
+}
+
+/// The local metrics key, from the store of the configuration (created there if missing, as the daemon does).
+fn local_key(config: &Option<PathBuf>) -> Result<String, ExitCode> {
+    let s = load_settings(&HubArgs { config: config.clone(), ..HubArgs::default() })?;
+    let store = crate::store::SqliteStore::open(&s.store.path).map_err(|e| {
+        eprintln!("correlator: {}: {e} (pass --api-key)", s.store.path.display());
+        ExitCode::FAILURE
+    })?;
+    crate::api::auth::metrics_key(&store).map_err(|e| {
+        eprintln!("correlator: reading the metrics key: {e} (pass --api-key)");
+        ExitCode::FAILURE
+    })
 }
 
 pub fn run(a: MetricsArgs) -> ExitCode {
@@ -48,7 +65,14 @@ pub fn run(a: MetricsArgs) -> ExitCode {
             }
         }
     };
-    let text = match scrape::fetch(&addr, "/metrics") {
+    let key = match &a.api_key {
+        Some(k) => k.clone(),
+        None => match local_key(&a.config) {
+            Ok(k) => k,
+            Err(c) => return c,
+        },
+    };
+    let text = match scrape::fetch(&addr, "/metrics", &key) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("correlator: {e}");

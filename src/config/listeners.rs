@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::yaml::{Expr, Located};
 
 /// One `listeners.<name>` entry. Options that do not apply to its `type` are refused when it is built.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerSpec {
     /// `console`, `log`, `csv`, `jsonl`, `webhook`, `email`, `exec`.
@@ -74,7 +74,7 @@ pub struct ListenerSpec {
 }
 
 /// `rate_limit: {max: 20, per: 1h}`. `max: 0` turns a default limit off.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
     pub max: u32,
@@ -141,5 +141,15 @@ impl ListenersSettings {
     /// configuration written before listeners existed).
     pub fn is_default(&self) -> bool {
         self.defined.is_empty() && self.enabled.is_none()
+    }
+
+    /// Whether `other` configures the same listeners, whatever the YAML positions: a reload rebuilds (and
+    /// restarts, resetting queues and rate limits) the listeners only when this is false.
+    pub fn same_listeners(&self, other: &ListenersSettings) -> bool {
+        let names =
+            |s: &ListenersSettings| s.enabled.as_ref().map(|v| v.iter().map(|e| e.src.clone()).collect::<Vec<_>>());
+        // Positions are not serialized (`Expr` and `Located` write their value only).
+        let specs = |s: &ListenersSettings| serde_json::to_string(&s.defined).ok();
+        self.base == other.base && names(self) == names(other) && specs(self).is_some() && specs(self) == specs(other)
     }
 }

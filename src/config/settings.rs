@@ -374,6 +374,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn listeners_compare_without_positions() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("config.yaml");
+        let body = "listeners:\n  hook:\n    type: webhook\n    url: http://127.0.0.1:1/x\n    retries: 2\n    \
+                    headers: {X-A: b}\n    rate_limit: {max: 5, per: 1m}\n";
+        let load = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            Settings::load(&f).unwrap().listeners
+        };
+        let a = load(body);
+        // Same listeners, every line moved down: not a change.
+        let b = load(&format!("# a comment\nstack:\n  scenarios: ['*']\n{body}"));
+        assert!(a.same_listeners(&b));
+        // A changed option, a changed rate limit, a changed selection: changes.
+        assert!(!a.same_listeners(&load(&body.replace("retries: 2", "retries: 3"))));
+        assert!(!a.same_listeners(&load(&body.replace("max: 5", "max: 6"))));
+        assert!(!a.same_listeners(&load(&format!("stack:\n  listeners: [hook]\n{body}"))));
+    }
+
+    #[test]
     fn paths_are_relative_to_the_file() {
         let d = tempfile::tempdir().unwrap();
         let cfg = d.path().join("config");

@@ -8,6 +8,7 @@
 pub mod state;
 pub mod watch;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,6 +19,7 @@ use crate::acquisition::manager::{Manager, ManagerOptions};
 use crate::config::acquis::{self, Mode, SourceConfig};
 use crate::config::settings::Settings;
 use crate::event::{Event, FieldMap};
+use crate::output::dispatch::{ListenerCounters, Route};
 use crate::pipeline::{self, Engine, EngineStats, Pipeline};
 
 /// Re-reads the settings (the config file plus the command line's overrides) for a reload.
@@ -42,6 +44,14 @@ pub struct RunOptions {
 /// Receives every alert the daemon raises (the listeners plug in here).
 pub trait AlertSink: Send {
     fn alert(&mut self, alert: &Event);
+    /// An alert with the profiles' routing (`notifications:`); sinks without named listeners ignore it.
+    fn alert_routed(&mut self, alert: &Event, _route: &Route) {
+        self.alert(alert);
+    }
+    /// Names and counters of the listeners behind this sink, for `/metrics` and the routing check.
+    fn listener_counters(&self) -> Vec<(String, Arc<ListenerCounters>)> {
+        Vec::new()
+    }
     /// Called once before exit (or before a reload replaces the sink): flush what is buffered.
     fn close(&mut self) {}
     /// One line for the exit summary (what was delivered, what failed), if there is anything to say.
@@ -90,6 +100,8 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     }
     // Alert store, profiles → decisions, local API and /metrics (docs/api.md).
     let lapi = crate::api::Lapi::start(&settings, &pipeline).await?;
+    let routed = lapi.routed_listeners();
+    listeners_changed(&lapi, &routed, opts.sink.as_ref());
     let sources = match &opts.stdin_type {
         Some(t) => {
             let mut labels = FieldMap::new();
@@ -159,7 +171,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                 if let Some(a) = ack {
                     a.commit();
                 }
-                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
+                deliver(&mut opts.sink, &lapi, &routed, &mut alerts, &mut summary);
             }
             rebuilt = async { rebuilding.as_mut().expect("guarded").await }, if rebuilding.is_some() => {
                 rebuilding = None;
@@ -169,6 +181,9 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                             tracing::warn!("{w}");
                         }
                         let kept = engine.swap_pipeline(Arc::new(new_pipeline));
+                        // /metrics follows the running stack: its nodes, scenarios and their live buckets.
+                        lapi.metrics.set_pipeline(Arc::clone(engine.pipeline()));
+                        lapi.on_tick(&engine.buckets);
                         tracing::info!(
                             scenarios = engine.pipeline().scenarios.len(),
                             kept_buckets = kept,
@@ -180,6 +195,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                         if let Some(sink) = new_sink {
                             let mut old = std::mem::replace(&mut opts.sink, sink);
                             closing.push(tokio::task::spawn_blocking(move || old.close()));
+                            listeners_changed(&lapi, &routed, opts.sink.as_ref());
                             tracing::info!("listeners reloaded");
                         }
                         settings = new_settings;
@@ -191,7 +207,7 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
             _ = tick.tick() => {
                 engine.tick(chrono::Utc::now().fixed_offset(), &mut alerts);
                 lapi.on_tick(&engine.buckets);
-                deliver(&mut opts.sink, &lapi, &mut alerts, &mut summary);
+                deliver(&mut opts.sink, &lapi, &routed, &mut alerts, &mut summary);
                 ticks += 1;
                 if let Some(loader) = &reload_settings
                     && ticks.is_multiple_of(2)
@@ -203,14 +219,14 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
                         config_sig = sig;
                         let loader = Arc::clone(loader);
                         let factory = sink_factory.clone();
-                        let old_listeners = format!("{:?}", settings.listeners);
+                        let old_listeners = settings.listeners.clone();
                         rebuilding = Some(tokio::task::spawn_blocking(move || {
                             let s = loader()?;
                             let p = pipeline::build(&s.build_options()).map_err(|e| e.to_string())?;
                             // Listeners are rebuilt only when their configuration changed, so an edit of a
                             // scenario does not restart delivery (nor reset rate limits).
                             let sink = match &factory {
-                                Some(f) if format!("{:?}", s.listeners) != old_listeners => Some(f(&s)?),
+                                Some(f) if !s.listeners.same_listeners(&old_listeners) => Some(f(&s)?),
                                 _ => None,
                             };
                             Ok((s, p, sink))
@@ -267,12 +283,37 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     Ok(summary)
 }
 
-fn deliver(sink: &mut Box<dyn AlertSink>, lapi: &crate::api::Lapi, alerts: &mut Vec<Event>, summary: &mut RunSummary) {
+fn deliver(
+    sink: &mut Box<dyn AlertSink>,
+    lapi: &crate::api::Lapi,
+    routed: &HashSet<String>,
+    alerts: &mut Vec<Event>,
+    summary: &mut RunSummary,
+) {
     for a in alerts.drain(..) {
         summary.alerts += 1;
-        lapi.on_alert(&a);
-        sink.alert(&a);
+        let notify = lapi.on_alert(&a);
+        if routed.is_empty() {
+            sink.alert(&a);
+        } else {
+            sink.alert_routed(&a, &Route { routed, notify: &notify });
+        }
     }
+}
+
+/// Publishes the listeners' counters and warns about profile `notifications` that name no configured listener
+/// (their alerts would reach nobody): at start and whenever the listeners are rebuilt.
+fn listeners_changed(lapi: &crate::api::Lapi, routed: &HashSet<String>, sink: &dyn AlertSink) {
+    let counters = sink.listener_counters();
+    for name in routed {
+        if !counters.iter().any(|(n, _)| n == name) {
+            tracing::warn!(
+                "profiles: notifications name the listener {name:?}, which is not configured or not enabled: the \
+                 alerts routed to it reach no listener"
+            );
+        }
+    }
+    lapi.metrics.set_listeners(counters);
 }
 
 async fn reload(manager: &mut Manager, path: &Path) {

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::acquisition::manager::SourceInfo;
 use crate::acquisition::metrics::SourceMetrics;
 use crate::decisions::ProcessorStats;
+use crate::output::dispatch::ListenerCounters;
 use crate::pipeline::Pipeline;
 use crate::scenario::manager::Buckets;
 use crate::store::{Store, now_nanos};
@@ -128,8 +129,11 @@ impl ApiCounters {
 pub struct Metrics {
     pipeline: RwLock<Option<Arc<Pipeline>>>,
     sources: RwLock<Vec<SourceEntry>>,
-    /// Live bucket instances per scenario (index of `Pipeline::scenarios`), as last published.
-    live_buckets: RwLock<Vec<usize>>,
+    /// Live bucket instances per scenario name, as last published. Keyed by name, not by position, so a scrape
+    /// between a stack reload and the next tick never attributes counts to the wrong scenario.
+    live_buckets: RwLock<HashMap<Arc<str>, usize>>,
+    /// The listeners' counters (name, counters), replaced when the listeners are rebuilt.
+    listeners: RwLock<Vec<(String, Arc<ListenerCounters>)>>,
     store: RwLock<Option<Arc<dyn Store>>>,
     processor: RwLock<Option<Arc<crate::decisions::Processor>>>,
     extra: RwLock<Vec<Arc<dyn Collect>>>,
@@ -169,8 +173,14 @@ impl Metrics {
 
     /// Publishes the live bucket instances (the buckets live in the daemon's loop; call on its tick).
     pub fn observe_buckets(&self, buckets: &Buckets) {
-        let n = buckets.scenarios().len();
-        *write(&self.live_buckets) = (0..n).map(|i| buckets.live_instances(i)).collect();
+        let sc = buckets.scenarios();
+        *write(&self.live_buckets) =
+            sc.iter().enumerate().map(|(i, s)| (Arc::clone(&s.name), buckets.live_instances(i))).collect();
+    }
+
+    /// The running listeners (call again when a reload replaces them).
+    pub fn set_listeners(&self, counters: Vec<(String, Arc<ListenerCounters>)>) {
+        *write(&self.listeners) = counters;
     }
 
     pub fn set_store(&self, store: Arc<dyn Store>) {
@@ -194,6 +204,7 @@ impl Metrics {
         self.collect_pipeline(&mut s);
         self.collect_api(&mut s);
         self.collect_store(&mut s);
+        self.collect_listeners(&mut s);
         for c in read(&self.extra).iter() {
             c.collect(&mut s);
         }
@@ -217,6 +228,29 @@ impl Metrics {
         }
     }
 
+    fn collect_listeners(&self, s: &mut Samples) {
+        for (name, c) in read(&self.listeners).iter() {
+            let (sent, failed, dropped, rate_limited) = c.snapshot();
+            let l = [("listener", name.as_str())];
+            s.counter("correlator_listener_sent_total", "Items a listener delivered", &l, sent);
+            s.counter("correlator_listener_failed_total", "Deliveries that failed after retries", &l, failed);
+            s.counter(
+                "correlator_listener_dropped_total",
+                "Items dropped: queue full or shutdown deadline",
+                &l,
+                dropped,
+            );
+            s.counter(
+                "correlator_listener_rate_limited_total",
+                "Items refused by the listener's rate limit",
+                &l,
+                rate_limited,
+            );
+            let queued = c.queued.load(Ordering::Relaxed);
+            s.gauge("correlator_listener_queued", "Items waiting in the listener's queue", &l, queued as f64);
+        }
+    }
+
     fn collect_pipeline(&self, s: &mut Samples) {
         let Some(p) = read(&self.pipeline).clone() else { return };
         let mut node = |stages: &crate::parser::stages::Stages| {
@@ -231,7 +265,7 @@ impl Metrics {
         node(&p.parsers);
         node(&p.postoverflows);
         let live = read(&self.live_buckets).clone();
-        for (i, sc) in p.scenarios.iter().enumerate() {
+        for sc in p.scenarios.iter() {
             let l = [("name", &*sc.name)];
             let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
             s.counter("cs_bucket_poured_total", "Events poured into a scenario", &l, g(&sc.stats.poured));
@@ -244,7 +278,7 @@ impl Metrics {
                 g(&sc.stats.underflows),
             );
             s.counter("cs_bucket_canceled_total", "Bucket instances canceled (cancel_on)", &l, g(&sc.stats.canceled));
-            s.gauge("cs_buckets", "Live bucket instances", &l, live.get(i).copied().unwrap_or(0) as f64);
+            s.gauge("cs_buckets", "Live bucket instances", &l, live.get(&sc.name).copied().unwrap_or(0) as f64);
         }
     }
 

@@ -85,7 +85,7 @@ fn parse_line(line: &str) -> Option<Sample> {
 }
 
 /// `GET http://addr/metrics`; the body as text.
-pub fn fetch(addr: &str, path: &str) -> Result<String, String> {
+pub fn fetch(addr: &str, path: &str, api_key: &str) -> Result<String, String> {
     let sock = addr
         .to_socket_addrs()
         .map_err(|e| format!("{addr}: {e}"))?
@@ -94,8 +94,11 @@ pub fn fetch(addr: &str, path: &str) -> Result<String, String> {
     let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))
         .map_err(|e| format!("cannot reach the daemon at {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: text/plain\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: text/plain\r\nX-Api-Key: {api_key}\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| format!("reading the answer: {e}"))?;
     let text = String::from_utf8_lossy(&raw);

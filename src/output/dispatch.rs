@@ -12,6 +12,7 @@
 //! What this module is not: it does not know how any listener delivers (`output::listeners`), nor how the daemon
 //! runs (it plugs in as a `daemon::AlertSink`).
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -135,6 +136,23 @@ pub struct CloseReport {
     pub unfinished: Vec<(String, u64)>,
 }
 
+/// How the profiles route one alert (`notifications:` in `profiles.yaml`, see docs/api.md): the listeners that
+/// any profile names are *routed* and take an alert only when a profile that matched it names them; listeners
+/// that no profile names take every alert, as without profiles.
+#[derive(Clone, Copy, Debug)]
+pub struct Route<'a> {
+    /// Every listener name that appears in some profile's `notifications`.
+    pub routed: &'a HashSet<String>,
+    /// The names the profiles that matched this alert give.
+    pub notify: &'a [String],
+}
+
+impl Route<'_> {
+    pub fn accepts(&self, listener: &str) -> bool {
+        !self.routed.contains(listener) || self.notify.iter().any(|n| n == listener)
+    }
+}
+
 /// Fans events out to listeners; see the module documentation.
 pub struct Dispatcher {
     slots: Vec<Slot>,
@@ -184,12 +202,23 @@ impl Dispatcher {
     /// Offers an overflow event to every listener: its event view to those taking events, its audit row (if it
     /// carries one) to those taking audit rows. Never blocks.
     pub fn dispatch(&self, evt: &Event) {
+        self.dispatch_routed(evt, None);
+    }
+
+    /// [`Dispatcher::dispatch`], with the profiles' routing applied when given: a listener that some profile
+    /// names in `notifications` only takes the alerts whose matching profiles name it.
+    pub fn dispatch_routed(&self, evt: &Event, route: Option<&Route>) {
         let Some(ovf) = evt.overflow.as_deref() else { return };
         let severity = ovf.alert.severity;
         let mut view: Option<Arc<EventView>> = None;
         let mut row: Option<Option<Arc<AuditRow>>> = None;
         for slot in &self.slots {
             if slot.tx.is_none() || severity < slot.min_severity {
+                continue;
+            }
+            if let Some(r) = route
+                && !r.accepts(&slot.name)
+            {
                 continue;
             }
             if slot.accepts == Accepts::Audit && ovf.alert.audit.is_none() {
@@ -292,6 +321,14 @@ impl Drop for Dispatcher {
 impl crate::daemon::AlertSink for Dispatcher {
     fn alert(&mut self, alert: &Event) {
         self.dispatch(alert);
+    }
+
+    fn alert_routed(&mut self, alert: &Event, route: &Route) {
+        self.dispatch_routed(alert, Some(route));
+    }
+
+    fn listener_counters(&self) -> Vec<(String, Arc<ListenerCounters>)> {
+        self.counters()
     }
 
     fn close(&mut self) {
@@ -614,6 +651,21 @@ mod tests {
         d.close();
         assert!(p.got.lock().unwrap().is_empty());
         assert_eq!(*audit.got.lock().unwrap(), vec!["audit:logins"]);
+    }
+
+    #[test]
+    fn profile_routing_limits_named_listeners_only() {
+        let (named, other, free) = (Probe::default(), Probe::default(), Probe::default());
+        let mut d = Dispatcher::new(vec![setup("named", &named), setup("other", &other), setup("free", &free)]);
+        let routed: HashSet<String> = ["named".to_string(), "other".to_string()].into();
+        let notify = ["named".to_string()];
+        d.dispatch_routed(&alert(1, Severity::Warning), Some(&Route { routed: &routed, notify: &notify }));
+        // No profile matched: only the listener no profile names takes it.
+        d.dispatch_routed(&alert(2, Severity::Warning), Some(&Route { routed: &routed, notify: &[] }));
+        d.close();
+        assert_eq!(*named.got.lock().unwrap(), ["alert 1"]);
+        assert!(other.got.lock().unwrap().is_empty());
+        assert_eq!(*free.got.lock().unwrap(), ["alert 1", "alert 2"]);
     }
 
     #[test]

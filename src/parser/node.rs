@@ -1,10 +1,13 @@
 //! One compiled parser node and CrowdSec's node algorithm (spec §3.1–§3.2), step for step:
 //! filter → whitelist → grok (+ grok statics) → stash → children → node statics → stage promotion.
 //!
-//! The quirks are deliberate and tested (`tests/parser_semantics.rs`): children run even when the node's own grok
-//! failed; a node whose grok matched never fails because of its children; a grok-less (or grok-failed) node takes
-//! the result of its children (the first success under `next_stage`, the last child under `continue`); a failed
-//! node's partial writes are not rolled back.
+//! The quirks are deliberate: children run even when the node's own grok failed; a node whose grok matched never
+//! fails because of its children; a grok-less (or grok-failed) node takes the result of its children (the first
+//! success under `next_stage`, the last child under `continue`); a failed node's partial writes are not rolled back.
+//! No unit test isolates them (the unit tests in `src/parser/` cover statics, whitelists and enrichers): they are
+//! tested end to end by the hub test cases, CrowdSec's corpus in `tests/hubtest_corpus.rs` (grok-less parents such
+//! as `crowdsecurity/syslog-logs`, grok nodes with children such as `nginx-logs`) and our hub's in
+//! `tests/hub_cases.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -81,7 +81,8 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
     Ok(Event {
         kind: EventType::Overflow,
         expect_mode: match inst.mode {
-            // Replays stay on log time so they are deterministic (CrowdSec switches to live here; see docs).
+            // Replays stay on log time so they are deterministic (CrowdSec switches to live here; see `docs/design.md`,
+            // "Overflow events stay on log time in replay").
             ExpectMode::TimeMachine => ExpectMode::TimeMachine,
             ExpectMode::Live => ExpectMode::Live,
         },
