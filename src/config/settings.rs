@@ -69,6 +69,8 @@ pub struct ParsingSection {
     pub year: Option<i32>,
     /// Allow reverse DNS lookups (`reverse_dns` enricher).
     pub reverse_dns: Option<bool>,
+    /// Allow the expression helpers that use the network (`LookupHost`), each call bounded by 2 s.
+    pub network_helpers: Option<bool>,
 }
 
 /// `store:`: the alert and decision database.
@@ -197,6 +199,8 @@ pub struct Settings {
     pub stacks: Vec<PathBuf>,
     pub year: Option<i32>,
     pub reverse_dns: bool,
+    /// `parsing.network_helpers`.
+    pub network_helpers: bool,
     /// `profiles.yaml`.
     pub profiles: PathBuf,
     pub store: StoreSettings,
@@ -219,6 +223,7 @@ impl Settings {
             stacks: Vec::new(),
             year: None,
             reverse_dns: false,
+            network_helpers: false,
             profiles: root.join("config/profiles.yaml"),
             store: StoreSettings::defaults(&root.join("state")),
             api: ApiSettings::default(),
@@ -257,6 +262,7 @@ impl Settings {
             },
             year: cfg.parsing.year,
             reverse_dns: cfg.parsing.reverse_dns.unwrap_or(false),
+            network_helpers: cfg.parsing.network_helpers.unwrap_or(false),
             stacks: cfg.stack.uses.iter().flatten().map(|n| hub.join("stacks").join(n)).collect(),
             listeners: ListenersSettings {
                 file: Some(file.clone()),
@@ -284,6 +290,7 @@ impl Settings {
             selection: self.selection.clone(),
             year: self.year,
             reverse_dns: self.reverse_dns,
+            network_helpers: self.network_helpers,
             stacks: self.stacks.clone(),
             ..BuildOptions::default()
         }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::yaml::{ConfigError, ConfigErrors};
+use crate::expr::services::NetworkPolicy;
 use crate::expr::{CompileEnv, Services};
 use crate::grok::PatternLibrary;
 use crate::hub::{self, ItemFile, ItemKind};
@@ -49,6 +50,8 @@ pub struct BuildOptions {
     pub only_extra: bool,
     /// Enable reverse DNS lookups in enrichers/postoverflows.
     pub reverse_dns: bool,
+    /// Enable the network expression helpers (`LookupHost`); off by default: a filter must not wait on DNS.
+    pub network_helpers: bool,
     /// Stack directories (laid out like a hub) whose items are all added.
     pub stacks: Vec<PathBuf>,
 }
@@ -158,7 +161,8 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
         errors.push(ConfigError::file(&opts.hub, "hub directory not found"));
     }
 
-    let services = Arc::new(Services::new());
+    let network = NetworkPolicy { enabled: opts.network_helpers, ..NetworkPolicy::default() };
+    let services = Arc::new(Services::new().with_network(network));
     let patterns = |errors: &mut ConfigErrors| {
         let mut lib = PatternLibrary::new();
         for dir in &opts.patterns {
@@ -274,5 +278,21 @@ mod tests {
         assert!(glob_match("ssh-b?", "ssh-bf"));
         assert!(!glob_match("crowdsecurity/*", "me/ssh-bf"));
         assert!(!glob_match("ssh", "ssh-bf"));
+    }
+
+    /// `parsing.network_helpers` reaches the pipeline's helpers: `LookupHost` resolves only with it.
+    #[test]
+    fn network_helpers_follow_the_option() {
+        let d = tempfile::tempdir().unwrap();
+        for enabled in [false, true] {
+            let opts =
+                BuildOptions { hub: d.path().to_path_buf(), network_helpers: enabled, ..BuildOptions::default() };
+            let p = build(&opts).unwrap();
+            assert_eq!(p.services.network.enabled, enabled);
+            let env = CompileEnv::new(Arc::clone(&p.services));
+            let prog = crate::expr::compile("len(LookupHost('localhost')) > 0", &env).unwrap();
+            let mut scope = crate::expr::Scope::new(&p.services);
+            assert_eq!(prog.eval_bool(&mut scope).is_ok(), enabled);
+        }
     }
 }
