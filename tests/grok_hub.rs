@@ -1,4 +1,5 @@
-//! Every grok of the hub corpus compiles, and no grok (hub node or base pattern) is slow on hostile input.
+//! Every grok of the hub corpus compiles, and no grok (hub node or base pattern, of the corpus or of our own hub)
+//! is slow on hostile input.
 
 mod common;
 
@@ -57,14 +58,25 @@ fn hostile_lines(n: usize) -> Vec<(&'static str, String)> {
 #[test]
 fn hostile_lines_are_linear_for_every_grok() {
     let shared = common::shared_dir();
-    let mut lib = library();
-    let files = parser_files(&shared.join("hubtests/hub"), "parsers");
-    let (hub, _, _, errors) = compile_hub(&mut lib, &files);
-    assert!(errors.is_empty(), "{errors:?}");
-    let mut groks: Vec<(String, correlator::grok::CompiledGrok)> =
-        hub.into_iter().map(|h| (format!("{} {}", h.file.display(), h.node), h.grok)).collect();
-    for name in lib.names() {
-        groks.push((format!("%{{{name}}}"), lib.compile(&format!("%{{{name}:x}}")).expect("library name compiles")));
+    let mut groks: Vec<(String, correlator::grok::CompiledGrok)> = Vec::new();
+    // The CrowdSec hub corpus, then Correlator's own hub (its parsers and stacks, with its own patterns).
+    let ours = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hub");
+    let mut own_lib = PatternLibrary::new();
+    own_lib.load_dir(&ours.join("patterns")).expect("our pattern files load");
+    let mut own_files = parser_files(&ours, "parsers");
+    own_files.extend(parser_files(&ours, "postoverflows"));
+    for stack in std::fs::read_dir(ours.join("stacks")).expect("hub/stacks").flatten() {
+        own_files.extend(parser_files(&stack.path(), "parsers"));
+    }
+    assert!(own_files.len() >= 5, "our hub parsers not found: {own_files:?}");
+    for (mut lib, files) in [(library(), parser_files(&shared.join("hubtests/hub"), "parsers")), (own_lib, own_files)] {
+        let (hub, _, _, errors) = compile_hub(&mut lib, &files);
+        assert!(errors.is_empty(), "{errors:?}");
+        groks.extend(hub.into_iter().map(|h| (format!("{} {}", h.file.display(), h.node), h.grok)));
+        for name in lib.names() {
+            let g = lib.compile(&format!("%{{{name}:x}}")).expect("library name compiles");
+            groks.push((format!("%{{{name}}}"), g));
+        }
     }
     let small = hostile_lines(10_000);
     let big = hostile_lines(100_000);
