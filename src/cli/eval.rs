@@ -73,7 +73,9 @@ pub fn eval(args: &EvalArgs) -> Result<String, String> {
     let env = CompileEnv::for_event(services.clone());
     let src = &args.expression;
     let program = compile(src, &env).map_err(|e| format!("compile error: {}", e.render(src)))?;
-    let mut scope = Scope::new(&services).with_evt(&evt);
+    // With an arena, as in the pipeline: a write is visible to the rest of the expression that makes it.
+    let arena = crate::expr::EvalArena::new();
+    let mut scope = Scope::new(&services).with_evt(&evt).with_arena(&arena);
     let value = program.eval(&mut scope).map_err(|e| format!("runtime error: {}", e.render(src)))?;
     let result = value.to_json();
     let mutations = scope.take_mutations();
