@@ -60,6 +60,18 @@ pub enum Poured {
     Overflow,
 }
 
+impl Poured {
+    /// For debug traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Poured::Kept => "kept",
+            Poured::Duplicate => "duplicate",
+            Poured::Canceled => "canceled",
+            Poured::Overflow => "overflow",
+        }
+    }
+}
+
 impl Instance {
     pub fn new(sc: &Scenario, owner: usize, key: String, mode: ExpectMode, id: u64) -> Instance {
         let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {

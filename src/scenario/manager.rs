@@ -283,6 +283,15 @@ impl Buckets {
         let owner = inst.owner;
         let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, now, &self.services);
+        if scenarios[si].debug {
+            crate::item_debug!(
+                scenario = %scenarios[si].name,
+                key = %inst.key,
+                count = inst.total_count,
+                result = result.as_str(),
+                "pour"
+            );
+        }
         match result {
             Poured::Duplicate => {}
             Poured::Canceled => {
@@ -337,6 +346,9 @@ impl Buckets {
             && self.blackholes[si].get(&inst.key).is_some_and(|&until| until > ovflw)
         {
             sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+            if sc.debug {
+                crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow blackholed");
+            }
             return;
         }
         let event = overflow_event(sc, inst, &self.services);
@@ -356,7 +368,17 @@ impl Buckets {
             };
             match keep {
                 Ok(true) => {}
-                Ok(false) => return,
+                Ok(false) => {
+                    if sc.debug {
+                        crate::item_debug!(
+                            scenario = %sc.name,
+                            key = %inst.key,
+                            count = inst.total_count,
+                            "overflow discarded by overflow_filter"
+                        );
+                    }
+                    return;
+                }
                 Err(e) => {
                     crate::warn_limited!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
                     return;
@@ -369,6 +391,9 @@ impl Buckets {
                 && until > ovflw
             {
                 sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+                if sc.debug {
+                    crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow blackholed");
+                }
                 return;
             }
             holes.insert(inst.key.clone(), ovflw.saturating_add(bh));
@@ -382,6 +407,9 @@ impl Buckets {
             }
         }
         sc.stats.overflows.fetch_add(1, Ordering::Relaxed);
+        if sc.debug {
+            crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow");
+        }
         match event {
             Ok(mut e) => {
                 if let Some(schema) = &sc.audit {
@@ -470,6 +498,10 @@ impl Buckets {
     fn expire(&mut self, owner: usize, mut inst: Instance, out: &mut Vec<Event>) {
         let sc = &self.scenarios[owner];
         sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+        if sc.debug {
+            let reported = sc.report_on_expiry && !inst.queue.is_empty();
+            crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, reported, "expired");
+        }
         if sc.report_on_expiry && !inst.queue.is_empty() {
             inst.ovflw_ts = inst.last_ts;
             self.emit(owner, &inst, out);

@@ -279,3 +279,22 @@ groupby: evt.Meta.source_ip\ncapacity: 3\nleakspeed: 10s\n";
     let names: Vec<String> = out.iter().map(|e| e.overflow.as_ref().unwrap().alert.scenario.clone()).collect();
     assert_eq!(names, vec!["t/leaky".to_string()]);
 }
+
+#[test]
+fn debug_scenarios_trace_pours_overflows_and_expiries_at_the_default_level() {
+    let yaml = format!("{LEAKY}debug: true\n---\n{}", LEAKY.replace("t/leaky", "t/quiet"));
+    let text = crate::itemdebug::tests::logged("warn", || {
+        let mut ev: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+        ev.push((10, ip("5.5.5.5")));
+        // Far later on the log clock: the 5.5.5.5 instance has expired and is collected.
+        ev.push((500, ip("9.9.9.9")));
+        assert_eq!(run(&yaml, &ev).len(), 2, "one overflow per scenario");
+    });
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(has(&["correlator::debug", "pour", "t/leaky", "key=1.2.3.4", "count=3", "kept"]), "{text}");
+    assert!(has(&["pour", "key=1.2.3.4", "count=4", "overflow"]), "{text}");
+    assert!(has(&["debug: overflow scenario=t/leaky", "key=1.2.3.4", "count=4"]), "{text}");
+    assert!(has(&["debug: expired scenario=t/leaky", "key=5.5.5.5", "count=1"]), "{text}");
+    assert!(!text.contains("t/quiet"), "only the scenario marked debug is traced: {text}");
+}
