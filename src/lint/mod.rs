@@ -313,7 +313,7 @@ fn spec_checks(items: &[ItemFile], pipeline: &Pipeline, hub_stages: &BTreeSet<St
                         (&s.groupby, "groupby"),
                         (&s.distinct, "distinct"),
                         (&s.cancel_on, "cancel_on"),
-                        (&s.scope.as_ref().and_then(|sc| sc.expression.clone()), "scope expression"),
+                        (&s.scope.as_ref().and_then(|sc| sc.value.expression.clone()), "scope expression"),
                     ];
                     for (e, role) in on_event {
                         if let Some(e) = e {

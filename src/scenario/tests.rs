@@ -211,19 +211,76 @@ fn events_without_a_date_are_not_poured_in_replay() {
     assert!(out.is_empty());
 }
 
-#[test]
-fn invalid_scenarios_are_rejected_with_the_field() {
+/// The errors of compiling the scenario documents of `yaml` (read as file `s.yaml`), one string each, sorted.
+fn compile_errors(yaml: &str) -> Vec<String> {
     let services = Arc::new(Services::new());
     let mut errors = ConfigErrors::default();
     let mut warnings = Vec::new();
-    let yaml = "type: leaky\nname: t/bad\ndescription: d\nfilter: 'true'\ncapacity: 0\nleakspeed: 10x\n";
-    let docs =
-        crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(Path::new("s.yaml"), yaml)
-            .unwrap();
+    let docs = match crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(
+        Path::new("s.yaml"),
+        yaml,
+    ) {
+        Ok(d) => d,
+        Err(e) => return vec![e.to_string()],
+    };
     let mut c = ScenarioCompiler { services, data_dir: Path::new("."), errors: &mut errors, warnings: &mut warnings };
-    assert!(c.compile(Path::new("s.yaml"), docs[0].as_ref().unwrap()).is_none());
-    let text = errors.to_string();
-    assert!(text.contains("s.yaml:1:1:") && text.contains("leakspeed") && text.contains("capacity"), "{text}");
+    for d in docs.iter().flatten() {
+        assert!(c.compile(Path::new("s.yaml"), d).is_none(), "a scenario with errors compiles to nothing");
+    }
+    // In file order, as lint prints them.
+    let mut errs: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    errs.sort();
+    errs
+}
+
+#[test]
+fn invalid_scenarios_are_rejected_with_the_field() {
+    let yaml = "type: leaky\nname: t/bad\ndescription: d\nfilter: 'true'\ncapacity: 0\nleakspeed: 10x\n";
+    // Each at its own field, and a bad leakspeed is not also reported as a missing one.
+    assert_eq!(
+        compile_errors(yaml),
+        [
+            "s.yaml:5:11: scenario t/bad: bad capacity for leaky '0': must be > 0",
+            "s.yaml:6:12: scenario t/bad: leakspeed: unknown unit \"x\" in duration \"10x\"",
+        ]
+    );
+}
+
+#[test]
+fn plain_value_errors_point_at_their_field() {
+    let head = "name: t/x\ndescription: d\nfilter: 'true'\n";
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "type: counter\ncapacity: 3\nduration: 0s\nblackhole: 1y\n",
+            &[
+                "s.yaml:5:11: scenario t/x: counter bucket must have -1 capacity",
+                "s.yaml:6:11: scenario t/x: counter needs a duration",
+                "s.yaml:7:12: scenario t/x: blackhole: unknown unit \"y\" in duration \"1y\"",
+            ],
+        ),
+        (
+            "type: trigger\nevery: 1m\nseverity: loud\nscope:\n  type: Country\n",
+            &[
+                "s.yaml:5:8: scenario t/x: every is only for counter scenarios",
+                "s.yaml:6:11: scenario t/x: severity \"loud\": expected notice, warning or error",
+                "s.yaml:8:3: scenario t/x: scope Country needs an expression",
+            ],
+        ),
+        (
+            "type: bayesian\ncapacity: -1\nleakspeed: 1m\nbayesian_prior: 2\nbayesian_threshold: 0.5\n\
+             bayesian_conditions:\n  - condition: 'true'\n",
+            &["s.yaml:7:17: scenario t/x: bayesian_prior must be in (0, 1]"],
+        ),
+        // A type error is the YAML reader's, with the key it is about.
+        ("type: leaky\ncapacity: abc\nleakspeed: 1s\n", &["s.yaml:5:11: capacity: invalid i64 (expected an integer)"]),
+        (
+            "type: nope\n",
+            &["s.yaml:4:7: scenario t/x: unknown type \"nope\" (leaky, trigger, counter, conditional, bayesian)"],
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(compile_errors(&format!("{head}{body}")), want, "{body}");
+    }
 }
 
 #[test]
