@@ -256,7 +256,9 @@ pub fn from_documents<T: DeserializeOwned>(file: &Path, text: &str) -> Result<Ve
 
 /// Like [`from_documents`], but a broken document does not hide the others: when the file does not parse as a
 /// whole, each document is parsed on its own and every failing one is reported (all positions stay those of the
-/// file). The documents that parse are returned too, so a linter can go on checking them.
+/// file). The documents that parse are returned too, so a linter can go on checking them; so are documents whose
+/// only problems are unknown keys, read without those keys (see [`parse_without_unknown_keys`]). Callers that load
+/// configuration refuse a file with any error, so such a document is only ever checked, never run.
 pub fn from_documents_each<T: DeserializeOwned>(file: &Path, text: &str) -> (Vec<Option<T>>, Vec<ConfigError>) {
     let first = match from_documents::<T>(file, text) {
         Ok(docs) => return (docs, Vec::new()),
@@ -268,16 +270,83 @@ pub fn from_documents_each<T: DeserializeOwned>(file: &Path, text: &str) -> (Vec
         // Blank lines in place of the documents before keep line numbers (and expression positions) exact.
         let mut padded = "\n".repeat(first_line);
         padded.push_str(chunk);
-        match serde_saphyr::from_str::<Option<T>>(&padded) {
-            Ok(d) => docs.push(d),
-            Err(e) => errors.push(yaml_error(file, &padded, &e)),
-        }
+        let (doc, errs) = parse_without_unknown_keys::<T>(file, padded);
+        docs.extend(doc);
+        errors.extend(errs);
     }
     if errors.is_empty() {
         // The split read differently from the whole file (a directive, say): keep the whole-file verdict.
         errors.push(first);
     }
     (docs, errors)
+}
+
+/// Unknown keys skipped per document before giving up: a document with more is not worth reading further.
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Parses one document; each unknown key is reported, blanked out and the document parsed again, so the problems
+/// after it (a bad value, and then whatever the compiler finds) are reported in the same pass instead of one per
+/// run. Serde stops at the first unknown key of a `deny_unknown_fields` struct and cannot be told to skip it, hence
+/// the text edit: the key and its value become spaces, which keeps every other position in the file exact.
+/// Returns the document when it parsed in the end, and every error met.
+fn parse_without_unknown_keys<T: DeserializeOwned>(
+    file: &Path,
+    mut text: String,
+) -> (Option<Option<T>>, Vec<ConfigError>) {
+    let mut errors = Vec::new();
+    for _ in 0..=MAX_UNKNOWN_KEYS {
+        match serde_saphyr::from_str::<Option<T>>(&text) {
+            Ok(d) => return (Some(d), errors),
+            Err(e) => {
+                errors.push(yaml_error(file, &text, &e));
+                let blanked = match innermost(&e) {
+                    serde_saphyr::Error::SerdeUnknownField { field, location, .. } => {
+                        blank_key(&mut text, location.line() as usize, location.column() as usize, field)
+                    }
+                    _ => false,
+                };
+                if !blanked {
+                    break;
+                }
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// Replaces the block-style `key: value` entry whose key starts at `line`:`col` (1-based, in characters) with
+/// spaces: the key, the rest of its line, and the lines below that belong to its value (more indented, or a
+/// sequence at the key's own indentation). False, and nothing changed, when the key is not where it should be or
+/// is not the first thing on its line (flow mappings are not edited: blanking would break their syntax).
+fn blank_key(text: &mut String, line: usize, col: usize, field: &str) -> bool {
+    let Some(first) = line.checked_sub(1) else { return false };
+    let indent = col.saturating_sub(1);
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    let Some(key_line) = lines.get(first) else { return false };
+    let before: String = key_line.chars().take(indent).collect();
+    let rest: String = key_line.chars().skip(indent).collect();
+    let starts_with_key = [field.to_string(), format!("'{field}'"), format!("\"{field}\"")]
+        .iter()
+        .any(|k| rest.strip_prefix(k.as_str()).is_some_and(|after| after.trim_start().starts_with(':')));
+    if col == 0 || !starts_with_key || !before.chars().all(|c| c == ' ' || c == '-') {
+        return false;
+    }
+    let blank = |s: &str| s.chars().map(|c| if c == '\n' || c == '\r' { c } else { ' ' }).collect::<String>();
+    lines[first] = format!("{before}{}", blank(&rest));
+    for l in lines.iter_mut().skip(line) {
+        let body = l.trim_end_matches(['\n', '\r']);
+        let content = body.trim_start_matches(' ');
+        let own_indent = body.len() - content.len();
+        let belongs = content.is_empty()
+            || own_indent > indent
+            || (own_indent == indent && (content == "-" || content.starts_with("- ")));
+        if !belongs {
+            break;
+        }
+        *l = blank(l);
+    }
+    *text = lines.concat();
+    true
 }
 
 /// Splits a multi-document YAML text at document markers (`---` at the start of a line, which YAML never allows
@@ -510,9 +579,10 @@ mod tests {
         assert_eq!(msgs.len(), 2, "{msgs:?}");
         assert!(msgs[0].starts_with("p.yaml:2:1: unknown field `filtre`"), "{}", msgs[0]);
         assert!(msgs[1].starts_with("p.yaml:8:1: unknown field `nope`"), "{}", msgs[1]);
+        // The documents with an unknown key are read without it, for checkers that go on.
         let good: Vec<&Doc> = docs.iter().flatten().collect();
-        assert_eq!(good.len(), 1);
-        assert_eq!(good[0].filter.as_ref().map(|e| (e.line, e.col)), Some((5, 9)));
+        assert_eq!(good.len(), 3);
+        assert_eq!(good[1].filter.as_ref().map(|e| (e.line, e.col)), Some((5, 9)));
         // A file that parses takes the fast path and reports nothing.
         let (docs, errors) = from_documents_each::<Doc>(f, "name: a\n---\nname: b\n");
         assert!(errors.is_empty());
@@ -520,8 +590,10 @@ mod tests {
     }
 
     #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
     #[allow(dead_code)]
     struct Nested {
+        name: Option<String>,
         api: Option<Api>,
         capacity: Option<i64>,
         prior: Option<f64>,
@@ -573,6 +645,35 @@ mod tests {
         assert_eq!(key_path_at(text, 5, 10), "b.e[0].f");
         assert_eq!(key_path_at(text, 7, 4), "g");
         assert_eq!(key_path_at("a: [\n", 1, 5), "a", "as far as the text parses");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_and_the_rest_is_still_read() {
+        let f = Path::new("p.yaml");
+        // Two unknown keys (one with a block value, one in a sequence item) and a bad value after them.
+        let text =
+            "name: a\nbogus:\n  - x\n  - y: 1\nnodes:\n  - enabled: true\n    nope: |\n      text\n    port: x\n";
+        let (docs, errors) = from_documents_each::<Nested>(f, text);
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].starts_with("p.yaml:2:1: unknown field `bogus`, expected"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("p.yaml:7:5: unknown field `nope` in nodes[0], expected"), "{msgs:#?}");
+        assert_eq!(msgs[2], "p.yaml:9:11: nodes[0].port: invalid u16 (expected an integer)");
+        assert!(docs.is_empty(), "a document with a bad value is not returned");
+        // Without the bad value, the document is read without its unknown keys, positions intact.
+        let text = "nodes:\n  - nope: 1\n    enabled: true\n  - 'nope': 2\n    port: 3\n";
+        let (docs, errors) = from_documents_each::<Nested>(f, text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let nodes = docs[0].as_ref().and_then(|d| d.nodes.as_ref()).unwrap();
+        assert_eq!((nodes[0].enabled, nodes[1].port), (Some(true), Some(3)));
+        let (docs, errors) =
+            from_documents_each::<Doc>(Path::new("d.yaml"), "name: a\nfiltre: 1\nfilter: |\n  a ==\n   b\n");
+        assert_eq!(errors.len(), 1);
+        let d = docs[0].as_ref().unwrap();
+        assert_eq!(d.filter.as_ref().map(|e| (e.src.as_str(), e.line, e.col)), Some(("a ==\n b\n", 4, 3)));
+        // A flow mapping is not edited: the unknown key stays the only error of its document.
+        let (docs, errors) = from_documents_each::<Nested>(f, "api: {bogus: 1, port: x}\n");
+        assert_eq!((docs.len(), errors.len()), (0, 1));
     }
 
     #[test]
