@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, ExpectMode, Timestamp};
 use crate::expr::{EvalArena, Scope, Services, Value};
@@ -111,6 +112,24 @@ pub struct PourReport {
     pub poured: Vec<usize>,
     /// A filter or groupby failed: CrowdSec then skips the remaining scenarios for this event.
     pub error: Option<String>,
+}
+
+/// What one scenario keeps across a restart: its live instances and its active blackhole windows (without them, a
+/// restart would let an attacker's next overflow through a blackhole that should still hold).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScenarioState {
+    pub name: String,
+    pub instances: Vec<Instance>,
+    /// Groupby value → end of its blackhole window, in ns on the clock of the overflow that opened it. Absent from
+    /// state saved before blackholes were, which still loads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blackholes: Vec<(String, i64)>,
+}
+
+impl ScenarioState {
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty() && self.blackholes.is_empty()
+    }
 }
 
 pub struct Buckets {
@@ -547,8 +566,8 @@ impl Buckets {
         moved
     }
 
-    /// Instances still alive, for saving state on shutdown.
-    pub fn snapshot(&self) -> Vec<(String, Vec<Instance>)> {
+    /// Instances still alive and blackhole windows, per scenario, for saving state on shutdown.
+    pub fn snapshot(&self) -> Vec<ScenarioState> {
         self.scenarios
             .iter()
             .enumerate()
@@ -556,16 +575,24 @@ impl Buckets {
                 let mut v: Vec<Instance> =
                     self.instances[self.family[si]].values().filter(|i| i.owner == si).map(|i| (**i).clone()).collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
-                (sc.name.to_string(), v)
+                let mut blackholes: Vec<(String, i64)> =
+                    self.blackholes[si].iter().map(|(k, until)| (k.clone(), *until)).collect();
+                blackholes.sort();
+                ScenarioState { name: sc.name.to_string(), instances: v, blackholes }
             })
             .collect()
     }
 
-    /// Restores saved instances of scenarios that still exist; returns how many were restored.
-    pub fn restore(&mut self, saved: Vec<(String, Vec<Instance>)>) -> usize {
+    /// Restores saved instances and blackhole windows of scenarios that still exist; returns how many instances
+    /// were restored. A window already over is harmless (it no longer matches) and goes with the next prune.
+    pub fn restore(&mut self, saved: Vec<ScenarioState>) -> usize {
         let mut n = 0;
-        for (name, instances) in saved {
+        for ScenarioState { name, instances, blackholes } in saved {
             let Some(si) = self.scenarios.iter().position(|s| *s.name == *name) else { continue };
+            // A scenario that lost its blackhole since has nothing to apply them to.
+            if self.scenarios[si].blackhole.is_some() {
+                self.blackholes[si].extend(blackholes);
+            }
             let fam = self.family[si];
             for mut inst in instances {
                 inst.id = self.next_id;

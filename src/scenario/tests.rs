@@ -355,3 +355,33 @@ fn debug_scenarios_trace_pours_overflows_and_expiries_at_the_default_level() {
     assert!(has(&["debug: expired scenario=t/leaky", "key=5.5.5.5", "count=1"]), "{text}");
     assert!(!text.contains("t/quiet"), "only the scenario marked debug is traced: {text}");
 }
+
+#[test]
+fn saved_state_keeps_blackhole_windows() {
+    let yaml = format!("{LEAKY}blackhole: 1m\n");
+    let (sc, services) = scenarios(&yaml);
+    let now = chrono::Utc::now().fixed_offset();
+    let mut out = Vec::new();
+    let mut b = Buckets::new(Arc::clone(&sc), Arc::clone(&services));
+    for i in 0..4 {
+        b.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 1, "the first burst overflows and opens the window");
+    let json = serde_json::to_string(&b.snapshot()).unwrap();
+    // After a restart, a second burst inside the minute is still blackholed; one after it is not.
+    let mut b2 = Buckets::new(Arc::clone(&sc), Arc::clone(&services));
+    b2.restore(serde_json::from_str(&json).unwrap());
+    for i in 10..14 {
+        b2.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 1, "blackholed after the restart: {json}");
+    assert_eq!(sc[0].stats.blackholed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    for i in 100..104 {
+        b2.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    // State saved before blackholes were (no `blackholes` key) still restores its instances.
+    let old = r#"[{"name":"t/leaky","instances":[]}]"#;
+    let mut b3 = Buckets::new(sc, services);
+    assert_eq!(b3.restore(serde_json::from_str(old).unwrap()), 0);
+}
