@@ -74,6 +74,17 @@ pub struct ScenarioStats {
     pub underflows: AtomicU64,
     pub canceled: AtomicU64,
     pub blackholed: AtomicU64,
+    /// Runtime errors of the scenario's expressions and templates (filter, groupby, distinct, cancel_on,
+    /// condition, bayesian conditions, overflow_filter, audit fields, summary/message, alert building): each is
+    /// also logged, rate-limited, so this is what tells how many there were.
+    pub errors: AtomicU64,
+}
+
+impl ScenarioStats {
+    /// Counts one runtime error.
+    pub fn error(&self) {
+        self.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]

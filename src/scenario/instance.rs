@@ -130,7 +130,10 @@ impl Instance {
                         return Poured::Duplicate;
                     }
                 }
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "distinct failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "distinct failed: {e}")
+                }
             }
         }
         if let Some(c) = &sc.cancel_on {
@@ -138,7 +141,10 @@ impl Instance {
             match c.eval_bool(&mut scope) {
                 Ok(true) => return Poured::Canceled,
                 Ok(false) => {}
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "cancel_on failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "cancel_on failed: {e}")
+                }
             }
         }
 
@@ -189,7 +195,10 @@ impl Instance {
                     return Poured::Overflow;
                 }
                 Ok(false) => {}
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "condition failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "condition failed: {e}")
+                }
             }
         }
         if let Some(b) = &sc.bayes {
@@ -215,7 +224,10 @@ impl Instance {
                     Ok(false) => {
                         posterior = bayes_update(posterior, 1.0 - c.prob_given_evil, 1.0 - c.prob_given_benign);
                     }
-                    Err(e) => crate::warn_limited!(scenario = %sc.name, "bayesian condition failed: {e}"),
+                    Err(e) => {
+                        sc.stats.error();
+                        crate::warn_limited!(scenario = %sc.name, "bayesian condition failed: {e}")
+                    }
                 }
             }
             if posterior > b.threshold {

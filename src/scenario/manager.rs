@@ -95,6 +95,7 @@ fn audit_record(
             let value = match p.eval(&mut scope) {
                 Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
                 Err(e) => {
+                    sc.stats.error();
                     crate::warn_limited!(scenario = %sc.name, field = %name, "audit field failed: {e}");
                     String::new()
                 }
@@ -227,6 +228,7 @@ impl Buckets {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
+                        sc.stats.error();
                         crate::warn_limited!(scenario = %sc.name, "filter failed, event not poured further: {e}");
                         report.error = Some(format!("{}: filter: {e}", sc.name));
                         break;
@@ -240,6 +242,7 @@ impl Buckets {
                     match g.eval(&mut scope) {
                         Ok(Value::Str(s)) => s.to_string(),
                         Ok(other) => {
+                            sc.stats.error();
                             let msg =
                                 format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
                             crate::warn_limited!("{msg}");
@@ -247,6 +250,7 @@ impl Buckets {
                             break;
                         }
                         Err(e) => {
+                            sc.stats.error();
                             crate::warn_limited!(scenario = %sc.name, "groupby failed: {e}");
                             report.error = Some(format!("{}: groupby: {e}", sc.name));
                             break;
@@ -399,6 +403,7 @@ impl Buckets {
                     return;
                 }
                 Err(e) => {
+                    sc.stats.error();
                     crate::warn_limited!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
                     return;
                 }
@@ -439,7 +444,10 @@ impl Buckets {
                 }
                 out.push(e)
             }
-            Err(e) => crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}"),
+            Err(e) => {
+                sc.stats.error();
+                crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}")
+            }
         }
     }
 

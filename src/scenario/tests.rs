@@ -385,3 +385,29 @@ fn saved_state_keeps_blackhole_windows() {
     let mut b3 = Buckets::new(sc, services);
     assert_eq!(b3.restore(serde_json::from_str(old).unwrap()), 0);
 }
+
+#[test]
+fn runtime_errors_are_counted_per_scenario() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let errors_of = |yaml: &str, events: &[(i64, Vec<(&str, &str)>)]| {
+        let (sc, services) = scenarios(yaml);
+        let mut b = Buckets::new(Arc::clone(&sc), services);
+        let mut out = Vec::new();
+        for (t, meta) in events {
+            b.pour(event(*t, meta), chrono::Utc::now().fixed_offset(), &mut out);
+        }
+        sc.iter().map(|s| s.stats.errors.load(Relaxed)).collect::<Vec<u64>>()
+    };
+    let two: Vec<_> = (0..2).map(|i| (i, ip("1.2.3.4"))).collect();
+    // filter: int("1.2.3.4") fails on every event.
+    let bad_filter = LEAKY.replace("filter: evt.Meta.log_type == 'fail'", "filter: int(evt.Meta.source_ip) > 0");
+    assert_eq!(errors_of(&bad_filter, &two), [2]);
+    // groupby giving a number instead of a string.
+    let bad_groupby = LEAKY.replace("groupby: evt.Meta.source_ip", "groupby: len(evt.Meta.source_ip)");
+    assert_eq!(errors_of(&bad_groupby, &two), [2]);
+    // overflow_filter failing on the one overflow.
+    let bad_ovf = format!("{LEAKY}overflow_filter: int(queue.Queue[0].Meta.source_ip) > 0\n");
+    let four: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+    assert_eq!(errors_of(&bad_ovf, &four), [1]);
+    assert_eq!(errors_of(LEAKY, &four), [0]);
+}
