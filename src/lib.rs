@@ -17,6 +17,7 @@ pub mod gocompat;
 pub mod grok;
 pub mod hub;
 pub mod hubtest;
+pub mod itemdebug;
 pub mod lint;
 pub mod metrics;
 pub mod output;

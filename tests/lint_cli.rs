@@ -28,7 +28,7 @@ fn hub_copy() -> tempfile::TempDir {
     dir
 }
 
-/// A copy of our hub with one parser file broken in three places, in two documents.
+/// A copy of our hub with one parser file broken in four places, in two documents.
 fn broken_hub() -> tempfile::TempDir {
     let dir = hub_copy();
     let bad = dir.path().join("parsers/s01-parse/correlator/app.yaml");
@@ -42,7 +42,7 @@ fn broken_hub() -> tempfile::TempDir {
          name: me/app-2\n\
          filtre: \"true\"\n\
          onsuccess: next_stage\n\
-         statics:\n  - meta: a\n    value: b\n",
+         statics:\n  - meta: a\n    expression: evt.Parsed.a +\n",
     )
     .unwrap();
     dir
@@ -77,8 +77,10 @@ fn every_error_is_reported_with_its_position_and_the_exit_status_fails() {
     assert!(at("5:13", "NOT_A_PATTERN"), "{out}");
     // The unknown key of the second document: its document parses on its own.
     assert!(at("9:1", "unknown field `filtre`"), "{out}");
+    // ...and is still checked past the unknown key: the static's expression is broken too.
+    assert!(lines.iter().any(|l| l.starts_with(&format!("{app}:13:")) && l.contains("error")), "{out}");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("3 error(s), 0 warning(s)"), "{err}\n{out}");
+    assert!(err.contains("4 error(s), 0 warning(s)"), "{err}\n{out}");
 }
 
 #[test]

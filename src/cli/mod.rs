@@ -24,6 +24,8 @@ use clap::{Parser, Subcommand};
 #[command(name = "correlator", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Log verbosity for Correlator's own diagnostics: error, warn, info, debug, trace (or a tracing filter).
+    /// Traces of items marked `debug: true` (target correlator::debug) are shown at any level unless the filter
+    /// names that target (`warn,correlator::debug=off`).
     #[arg(long, global = true, env = "CORRELATOR_LOG", default_value = "warn")]
     pub log_level: String,
 
@@ -91,7 +93,6 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = crate::itemdebug::env_filter(level);
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

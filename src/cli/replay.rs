@@ -14,7 +14,7 @@ use crate::event::{Event, ExpectMode, FieldMap, Line};
 use crate::output::dispatch::{DispatchOptions, Dispatcher, summary_line};
 use crate::output::render;
 use crate::pipeline::parallel::{BATCH, ParallelParser};
-use crate::pipeline::{self, Engine, Hooks};
+use crate::pipeline::{self, Engine, Hooks, Pipeline};
 
 use super::common::{HubArgs, OutputFormat, load_settings, parse_labels, peak_rss_kib, read_log_lines};
 
@@ -248,6 +248,68 @@ fn summary(engine: &Engine, per: &std::collections::BTreeMap<String, u64>, start
     for (name, n) in per {
         let _ = writeln!(e, "  {n:>8}  {name}");
     }
+    for line in error_lines(engine.pipeline()) {
+        let _ = writeln!(e, "{line}");
+    }
     let rss = peak_rss_kib().map(|k| format!("  peak RSS: {} MiB", k / 1024)).unwrap_or_default();
     let _ = writeln!(e, "elapsed: {secs:.2}s  {rate:.0} lines/s{rss}");
+}
+
+/// The summary's runtime-error lines: parser counts by kind, then scenarios with errors, one line each; nothing when
+/// there was none. The errors themselves are logged, but rate-limited: only the counts say how many lines a broken
+/// filter or static cost.
+fn error_lines(p: &Pipeline) -> Vec<String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &p.counters;
+    let scenario_errors: Vec<(u64, &str)> =
+        p.scenarios.iter().map(|s| (s.stats.errors.load(Relaxed), &*s.name)).filter(|(n, _)| *n > 0).collect();
+    let kinds = [
+        ("parser filter", c.filter_errors.load(Relaxed)),
+        ("parser static", c.static_errors.load(Relaxed)),
+        ("parser node (event dropped)", c.node_errors.load(Relaxed)),
+        ("grok expression", c.grok_source_errors.load(Relaxed)),
+        ("scenario", scenario_errors.iter().map(|(n, _)| n).sum()),
+    ];
+    let parts: Vec<String> = kinds.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}: {n}")).collect();
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!("runtime errors (details in the log): {}", parts.join(", "))];
+    lines.extend(scenario_errors.iter().map(|(n, name)| format!("  {n:>8}  {name}")));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{ItemFile, ItemKind};
+    use crate::parser::runtime::ParserCounters;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn summary_shows_non_zero_runtime_errors_only() {
+        let d = tempfile::tempdir().unwrap();
+        let sc = d.path().join("s.yaml");
+        std::fs::write(&sc, "type: trigger\nname: me/s\ndescription: d\nfilter: 'true'\n---\ntype: trigger\nname: me/ok\ndescription: d\nfilter: 'true'\n").unwrap();
+        let p = pipeline::build(&pipeline::BuildOptions {
+            hub: d.path().to_path_buf(),
+            data_dir: d.path().to_path_buf(),
+            extra_items: vec![ItemFile::from_path(ItemKind::Scenario, &sc)],
+            only_extra: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(error_lines(&p).is_empty(), "a clean run prints no error line");
+        ParserCounters::bump(&p.counters.filter_errors);
+        ParserCounters::bump(&p.counters.static_errors);
+        ParserCounters::bump(&p.counters.static_errors);
+        p.scenarios[0].stats.errors.fetch_add(3, Relaxed);
+        assert_eq!(
+            error_lines(&p),
+            [
+                "runtime errors (details in the log): parser filter: 1, parser static: 2, scenario: 3",
+                "         3  me/s",
+            ]
+        );
+    }
 }

@@ -439,9 +439,10 @@ impl DocCtx<'_> {
         if loc.line() == 0 { (self.line_offset + 1, 1) } else { (loc.line() + self.line_offset, loc.column()) }
     }
 
-    fn yaml_error(&mut self, e: &serde_saphyr::Error) {
+    /// An error of serde-saphyr on `doc` (the document's own text: positions are relative to it).
+    fn yaml_error(&mut self, doc: &str, e: &serde_saphyr::Error) {
         let loc = e.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
-        self.err_at(&loc, yaml_message(e));
+        self.err_at(&loc, crate::config::yaml::explain_error(doc, e, &yaml_message(e)));
     }
 }
 
@@ -608,7 +609,7 @@ fn load_document(doc: &str, ctx: &mut DocCtx<'_>) -> Option<SourceConfig> {
     let probe: Spanned<Probe> = match serde_saphyr::from_str_with_options(doc, yaml_options()) {
         Ok(p) => p,
         Err(e) => {
-            ctx.yaml_error(&e);
+            ctx.yaml_error(doc, &e);
             return None;
         }
     };
@@ -701,7 +702,7 @@ fn parse_module<T: for<'de> Deserialize<'de>>(doc: &str, ctx: &mut DocCtx<'_>) -
     match serde_saphyr::from_str_with_options::<T>(doc, yaml_options()) {
         Ok(v) => Some(v),
         Err(e) => {
-            ctx.yaml_error(&e);
+            ctx.yaml_error(doc, &e);
             None
         }
     }
@@ -864,6 +865,15 @@ mod tests {
         assert!(errs[3].starts_with("acquis.yaml:15:3: labels.type is required"), "{}", errs[3]);
         assert!(errs[4].starts_with("acquis.yaml:12:19: invalid regular expression"), "{}", errs[4]);
         assert!(errs[5].starts_with("acquis.yaml:17:9: unknown datasource"), "{}", errs[5]);
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        // The second document's positions are those of the file; the path is the key's.
+        let errs = errors("filenames: [/a]\nlabels: {type: x}\n---\nfilenames: /x\nlabels:\n  type: syslog\n");
+        assert_eq!(errs, ["acquis.yaml:4:12: filenames: expected sequence start (expected a list)"]);
+        let errs = errors("source: syslog\nlisten_port: abc\nlabels:\n  type: syslog\n");
+        assert_eq!(errs, ["acquis.yaml:2:14: listen_port: invalid u16 (expected an integer)"]);
     }
 
     #[test]

@@ -93,19 +93,154 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Turns a serde-saphyr error into `file:line:col: message`, keeping only the message line (the crate also renders
-/// a source snippet, which we do not want in one-line diagnostics).
-pub fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> ConfigError {
+/// Turns a serde-saphyr error on `text` into `file:line:col: key.path: message (hint)`, keeping only the message
+/// line (the crate also renders a source snippet, which we do not want in one-line diagnostics).
+pub fn yaml_error(file: &Path, text: &str, e: &serde_saphyr::Error) -> ConfigError {
     let (line, col) = e.location().map(|l| (l.line() as u32, l.column() as u32)).unwrap_or((0, 0));
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or("").trim();
+    let rendered = e.to_string();
+    let first = rendered.lines().next().unwrap_or("").trim();
     // Messages look like "error: line 2 column 1: unknown field `x`, expected ...".
     let msg = first.strip_prefix("error: ").unwrap_or(first);
     let msg = match msg.find(": ") {
         Some(i) if msg.starts_with("line ") => &msg[i + 2..],
         _ => msg,
     };
-    ConfigError::new(file, line, col, msg.to_string())
+    ConfigError::new(file, line, col, explain_error(text, e, msg))
+}
+
+/// The innermost error: serde-saphyr wraps errors in snippet and alias layers.
+fn innermost(mut e: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    use serde_saphyr::Error as E;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = e {
+        e = error;
+    }
+    e
+}
+
+/// `message` of error `e` on `text`, with the key path of the value it is about in front (`api.enabled: invalid
+/// boolean`) and, for type errors, what was expected in plain words. serde-saphyr's messages name neither: on a
+/// 40-line file `invalid i64` alone leaves the user looking for the field.
+pub fn explain_error(text: &str, e: &serde_saphyr::Error, message: &str) -> String {
+    use serde_saphyr::Error as E;
+    let inner = innermost(e);
+    // Only errors about a value have a field to name; syntax and I/O errors point at text, not at a key.
+    let about_a_value = matches!(
+        inner,
+        E::Message { .. }
+            | E::InvalidScalar { .. }
+            | E::InvalidBooleanStrict { .. }
+            | E::Unexpected { .. }
+            | E::NullIntoString { .. }
+            | E::NonFiniteFloat { .. }
+            | E::SerdeInvalidType { .. }
+            | E::SerdeInvalidValue { .. }
+            | E::SerdeInvalidLength { .. }
+            | E::SerdeUnknownVariant { .. }
+            | E::SerdeUnknownField { .. }
+            | E::SerdeMissingField { .. }
+    );
+    let hint = match inner {
+        E::InvalidScalar { ty: "boolean", .. } => " (expected true or false)",
+        E::InvalidScalar { ty: "floating point", .. } => " (expected a number)",
+        E::InvalidScalar { ty, .. } if ty.starts_with('i') || ty.starts_with('u') => " (expected an integer)",
+        E::Unexpected { expected: "sequence start", .. } => " (expected a list)",
+        E::Unexpected { expected: "mapping start", .. } => " (expected a mapping of keys to values)",
+        _ => "",
+    };
+    let path = match e.location() {
+        Some(l) if about_a_value && l.line() > 0 => key_path_at(text, l.line() as usize, l.column() as usize),
+        _ => String::new(),
+    };
+    if path.is_empty() {
+        return format!("{message}{hint}");
+    }
+    // An unknown key reads better with its place after its name (`unknown field `x` in api.tls, expected …`),
+    // and the message keeps starting the way people (and scripts) know.
+    if let E::SerdeUnknownField { field, .. } = inner {
+        let head = format!("unknown field `{field}`");
+        if let Some(rest) = message.strip_prefix(&head) {
+            return format!("{head} in {path}{rest}{hint}");
+        }
+    }
+    format!("{path}: {message}{hint}")
+}
+
+/// The key path (`api.enabled`, `nodes[1].grok.pattern`) of the node at `line`:`col` (1-based) of `text`: the
+/// last node starting at or before that position. For a key itself, the path of the mapping holding it (an
+/// unknown key is named by the message already). Empty at the top level, or when the text does not parse that
+/// far.
+pub fn key_path_at(text: &str, line: usize, col: usize) -> String {
+    use serde_saphyr::granit_parser::{Event, Parser};
+
+    /// Where the walk is inside a collection.
+    enum Frame {
+        /// In a mapping: the current key (once read) and whether the next node is a key.
+        Map {
+            key: Option<String>,
+            at_key: bool,
+        },
+        Seq {
+            index: usize,
+        },
+    }
+    fn render(stack: &[Frame], with_last_key: bool) -> String {
+        let mut out = String::new();
+        for (i, f) in stack.iter().enumerate() {
+            match f {
+                Frame::Map { key: Some(k), at_key: false } if with_last_key || i + 1 < stack.len() => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Frame::Seq { index } => out.push_str(&format!("[{index}]")),
+                _ => {}
+            }
+        }
+        out
+    }
+    /// A node of the current collection is complete: a key is followed by its value, a value by the next key.
+    fn done(stack: &mut [Frame]) {
+        match stack.last_mut() {
+            Some(Frame::Map { at_key, .. }) => *at_key = !*at_key,
+            Some(Frame::Seq { index }) => *index += 1,
+            None => {}
+        }
+    }
+
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut best = String::new();
+    for item in Parser::new_from_str(text) {
+        let Ok((ev, span)) = item else { break };
+        let starts = (span.start.line(), span.start.col() + 1);
+        let node =
+            matches!(ev, Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) | Event::Alias(_));
+        if node {
+            if starts > (line, col) {
+                break;
+            }
+            let is_key = matches!(stack.last(), Some(Frame::Map { at_key: true, .. }));
+            best = render(&stack, !is_key);
+            if is_key && let Some(Frame::Map { key, .. }) = stack.last_mut() {
+                *key = Some(match &ev {
+                    Event::Scalar(v, ..) => v.to_string(),
+                    _ => "?".to_string(),
+                });
+            }
+        }
+        match ev {
+            Event::DocumentStart(..) => stack.clear(),
+            Event::Scalar(..) | Event::Alias(_) => done(&mut stack),
+            Event::SequenceStart(..) => stack.push(Frame::Seq { index: 0 }),
+            Event::MappingStart(..) => stack.push(Frame::Map { key: None, at_key: true }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+                done(&mut stack);
+            }
+            _ => {}
+        }
+    }
+    best
 }
 
 /// Reads a whole file as text, as a [`ConfigError`] on failure.
@@ -116,12 +251,14 @@ pub fn read_file(path: &Path) -> Result<String, ConfigError> {
 /// Parses every document of a multi-document YAML text. Empty documents (a trailing `---`, comments only) come back
 /// as `None` so callers can keep document numbering if they want it.
 pub fn from_documents<T: DeserializeOwned>(file: &Path, text: &str) -> Result<Vec<Option<T>>, ConfigError> {
-    serde_saphyr::from_multiple::<Option<T>>(text).map_err(|e| yaml_error(file, &e))
+    serde_saphyr::from_multiple::<Option<T>>(text).map_err(|e| yaml_error(file, text, &e))
 }
 
 /// Like [`from_documents`], but a broken document does not hide the others: when the file does not parse as a
 /// whole, each document is parsed on its own and every failing one is reported (all positions stay those of the
-/// file). The documents that parse are returned too, so a linter can go on checking them.
+/// file). The documents that parse are returned too, so a linter can go on checking them; so are documents whose
+/// only problems are unknown keys, read without those keys (see [`parse_without_unknown_keys`]). Callers that load
+/// configuration refuse a file with any error, so such a document is only ever checked, never run.
 pub fn from_documents_each<T: DeserializeOwned>(file: &Path, text: &str) -> (Vec<Option<T>>, Vec<ConfigError>) {
     let first = match from_documents::<T>(file, text) {
         Ok(docs) => return (docs, Vec::new()),
@@ -133,16 +270,83 @@ pub fn from_documents_each<T: DeserializeOwned>(file: &Path, text: &str) -> (Vec
         // Blank lines in place of the documents before keep line numbers (and expression positions) exact.
         let mut padded = "\n".repeat(first_line);
         padded.push_str(chunk);
-        match serde_saphyr::from_str::<Option<T>>(&padded) {
-            Ok(d) => docs.push(d),
-            Err(e) => errors.push(yaml_error(file, &e)),
-        }
+        let (doc, errs) = parse_without_unknown_keys::<T>(file, padded);
+        docs.extend(doc);
+        errors.extend(errs);
     }
     if errors.is_empty() {
         // The split read differently from the whole file (a directive, say): keep the whole-file verdict.
         errors.push(first);
     }
     (docs, errors)
+}
+
+/// Unknown keys skipped per document before giving up: a document with more is not worth reading further.
+const MAX_UNKNOWN_KEYS: usize = 64;
+
+/// Parses one document; each unknown key is reported, blanked out and the document parsed again, so the problems
+/// after it (a bad value, and then whatever the compiler finds) are reported in the same pass instead of one per
+/// run. Serde stops at the first unknown key of a `deny_unknown_fields` struct and cannot be told to skip it, hence
+/// the text edit: the key and its value become spaces, which keeps every other position in the file exact.
+/// Returns the document when it parsed in the end, and every error met.
+fn parse_without_unknown_keys<T: DeserializeOwned>(
+    file: &Path,
+    mut text: String,
+) -> (Option<Option<T>>, Vec<ConfigError>) {
+    let mut errors = Vec::new();
+    for _ in 0..=MAX_UNKNOWN_KEYS {
+        match serde_saphyr::from_str::<Option<T>>(&text) {
+            Ok(d) => return (Some(d), errors),
+            Err(e) => {
+                errors.push(yaml_error(file, &text, &e));
+                let blanked = match innermost(&e) {
+                    serde_saphyr::Error::SerdeUnknownField { field, location, .. } => {
+                        blank_key(&mut text, location.line() as usize, location.column() as usize, field)
+                    }
+                    _ => false,
+                };
+                if !blanked {
+                    break;
+                }
+            }
+        }
+    }
+    (None, errors)
+}
+
+/// Replaces the block-style `key: value` entry whose key starts at `line`:`col` (1-based, in characters) with
+/// spaces: the key, the rest of its line, and the lines below that belong to its value (more indented, or a
+/// sequence at the key's own indentation). False, and nothing changed, when the key is not where it should be or
+/// is not the first thing on its line (flow mappings are not edited: blanking would break their syntax).
+fn blank_key(text: &mut String, line: usize, col: usize, field: &str) -> bool {
+    let Some(first) = line.checked_sub(1) else { return false };
+    let indent = col.saturating_sub(1);
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    let Some(key_line) = lines.get(first) else { return false };
+    let before: String = key_line.chars().take(indent).collect();
+    let rest: String = key_line.chars().skip(indent).collect();
+    let starts_with_key = [field.to_string(), format!("'{field}'"), format!("\"{field}\"")]
+        .iter()
+        .any(|k| rest.strip_prefix(k.as_str()).is_some_and(|after| after.trim_start().starts_with(':')));
+    if col == 0 || !starts_with_key || !before.chars().all(|c| c == ' ' || c == '-') {
+        return false;
+    }
+    let blank = |s: &str| s.chars().map(|c| if c == '\n' || c == '\r' { c } else { ' ' }).collect::<String>();
+    lines[first] = format!("{before}{}", blank(&rest));
+    for l in lines.iter_mut().skip(line) {
+        let body = l.trim_end_matches(['\n', '\r']);
+        let content = body.trim_start_matches(' ');
+        let own_indent = body.len() - content.len();
+        let belongs = content.is_empty()
+            || own_indent > indent
+            || (own_indent == indent && (content == "-" || content.starts_with("- ")));
+        if !belongs {
+            break;
+        }
+        *l = blank(l);
+    }
+    *text = lines.concat();
+    true
 }
 
 /// Splits a multi-document YAML text at document markers (`---` at the start of a line, which YAML never allows
@@ -166,7 +370,7 @@ pub fn split_documents(text: &str) -> Vec<(usize, &str)> {
 
 /// Parses a single-document YAML text.
 pub fn from_document<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
-    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(file, &e))
+    serde_saphyr::from_str::<T>(text).map_err(|e| yaml_error(file, text, &e))
 }
 
 /// A value with the position where it starts in its file (`.value`, `.referenced.line()`).
@@ -375,13 +579,101 @@ mod tests {
         assert_eq!(msgs.len(), 2, "{msgs:?}");
         assert!(msgs[0].starts_with("p.yaml:2:1: unknown field `filtre`"), "{}", msgs[0]);
         assert!(msgs[1].starts_with("p.yaml:8:1: unknown field `nope`"), "{}", msgs[1]);
+        // The documents with an unknown key are read without it, for checkers that go on.
         let good: Vec<&Doc> = docs.iter().flatten().collect();
-        assert_eq!(good.len(), 1);
-        assert_eq!(good[0].filter.as_ref().map(|e| (e.line, e.col)), Some((5, 9)));
+        assert_eq!(good.len(), 3);
+        assert_eq!(good[1].filter.as_ref().map(|e| (e.line, e.col)), Some((5, 9)));
         // A file that parses takes the fast path and reports nothing.
         let (docs, errors) = from_documents_each::<Doc>(f, "name: a\n---\nname: b\n");
         assert!(errors.is_empty());
         assert_eq!(docs.iter().flatten().count(), 2);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        name: Option<String>,
+        api: Option<Api>,
+        capacity: Option<i64>,
+        prior: Option<f64>,
+        filenames: Option<Vec<String>>,
+        nodes: Option<Vec<Api>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Api {
+        enabled: Option<bool>,
+        port: Option<u16>,
+    }
+
+    fn error_of(text: &str) -> String {
+        from_document::<Nested>(Path::new("x.yaml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn type_errors_name_the_key_path_and_what_was_expected() {
+        assert_eq!(
+            error_of("capacity: 1\napi:\n  enabled: maybe\n"),
+            "x.yaml:3:12: api.enabled: invalid boolean (expected true or false)"
+        );
+        assert_eq!(error_of("# c\n\ncapacity: abc\n"), "x.yaml:3:11: capacity: invalid i64 (expected an integer)");
+        assert_eq!(error_of("prior: x\n"), "x.yaml:1:8: prior: invalid floating point (expected a number)");
+        assert_eq!(error_of("filenames: /x\n"), "x.yaml:1:12: filenames: expected sequence start (expected a list)");
+        assert_eq!(
+            error_of("nodes:\n  - enabled: true\n  - port: 99999\n"),
+            "x.yaml:3:11: nodes[1].port: invalid u16 (expected an integer)"
+        );
+        // An unknown key is named by the message; the path says where it sits.
+        assert!(
+            error_of("api:\n  bogus: 1\n").starts_with("x.yaml:2:3: unknown field `bogus` in api, expected one of")
+        );
+        // Syntax errors are about text, not a key: no path.
+        let syntax = error_of("api:\n  enabled: 'open\n");
+        assert!(!syntax.contains("api"), "{syntax}");
+    }
+
+    #[test]
+    fn key_paths_follow_mappings_sequences_and_documents() {
+        let text = "a: 1\nb:\n  c: [x, {d: 2}]\n  e:\n    - f: 3\n---\ng: 4\n";
+        assert_eq!(key_path_at(text, 1, 4), "a");
+        assert_eq!(key_path_at(text, 1, 1), "", "a top-level key");
+        assert_eq!(key_path_at(text, 3, 7), "b.c[0]");
+        assert_eq!(key_path_at(text, 3, 14), "b.c[1].d");
+        assert_eq!(key_path_at(text, 5, 10), "b.e[0].f");
+        assert_eq!(key_path_at(text, 7, 4), "g");
+        assert_eq!(key_path_at("a: [\n", 1, 5), "a", "as far as the text parses");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_and_the_rest_is_still_read() {
+        let f = Path::new("p.yaml");
+        // Two unknown keys (one with a block value, one in a sequence item) and a bad value after them.
+        let text =
+            "name: a\nbogus:\n  - x\n  - y: 1\nnodes:\n  - enabled: true\n    nope: |\n      text\n    port: x\n";
+        let (docs, errors) = from_documents_each::<Nested>(f, text);
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs.len(), 3, "{msgs:#?}");
+        assert!(msgs[0].starts_with("p.yaml:2:1: unknown field `bogus`, expected"), "{msgs:#?}");
+        assert!(msgs[1].starts_with("p.yaml:7:5: unknown field `nope` in nodes[0], expected"), "{msgs:#?}");
+        assert_eq!(msgs[2], "p.yaml:9:11: nodes[0].port: invalid u16 (expected an integer)");
+        assert!(docs.is_empty(), "a document with a bad value is not returned");
+        // Without the bad value, the document is read without its unknown keys, positions intact.
+        let text = "nodes:\n  - nope: 1\n    enabled: true\n  - 'nope': 2\n    port: 3\n";
+        let (docs, errors) = from_documents_each::<Nested>(f, text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let nodes = docs[0].as_ref().and_then(|d| d.nodes.as_ref()).unwrap();
+        assert_eq!((nodes[0].enabled, nodes[1].port), (Some(true), Some(3)));
+        let (docs, errors) =
+            from_documents_each::<Doc>(Path::new("d.yaml"), "name: a\nfiltre: 1\nfilter: |\n  a ==\n   b\n");
+        assert_eq!(errors.len(), 1);
+        let d = docs[0].as_ref().unwrap();
+        assert_eq!(d.filter.as_ref().map(|e| (e.src.as_str(), e.line, e.col)), Some(("a ==\n b\n", 4, 3)));
+        // A flow mapping is not edited: the unknown key stays the only error of its document.
+        let (docs, errors) = from_documents_each::<Nested>(f, "api: {bogus: 1, port: x}\n");
+        assert_eq!((docs.len(), errors.len()), (0, 1));
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn scenario_exprs<'a>(s: &'a ScenarioSpec, out: &mut Vec<Site<'a>>) {
             out.push(Site { expr: e, role });
         }
     }
-    if let Some(e) = s.scope.as_ref().and_then(|sc| sc.expression.as_ref()) {
+    if let Some(e) = s.scope.as_ref().and_then(|sc| sc.value.expression.as_ref()) {
         out.push(Site { expr: e, role: "scope expression" });
     }
     for c in s.bayesian_conditions.iter().flatten() {

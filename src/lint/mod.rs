@@ -313,7 +313,7 @@ fn spec_checks(items: &[ItemFile], pipeline: &Pipeline, hub_stages: &BTreeSet<St
                         (&s.groupby, "groupby"),
                         (&s.distinct, "distinct"),
                         (&s.cancel_on, "cancel_on"),
-                        (&s.scope.as_ref().and_then(|sc| sc.expression.clone()), "scope expression"),
+                        (&s.scope.as_ref().and_then(|sc| sc.value.expression.clone()), "scope expression"),
                     ];
                     for (e, role) in on_event {
                         if let Some(e) = e {
@@ -415,5 +415,36 @@ mod tests {
         assert!(find("ips.txt").contains("s.yaml:4:"), "{text:#?}");
         assert!(find("\"source_ip\", which").is_empty(), "source_ip is set by a parser: {text:#?}");
         assert_eq!(report.errors(), 1, "{text:#?}");
+    }
+
+    #[test]
+    fn an_unknown_key_does_not_hide_the_other_problems() {
+        let d = tempfile::tempdir().unwrap();
+        let f = write(
+            d.path(),
+            "p.yaml",
+            "name: me/p\nbogus_key: 1\nfilter: \"evt.Parsed.x ==\"\nonsuccess: next_stage\ngrok:\n  pattern: '%{NOPE:x}'\n  \
+             apply_on: message\nstatics:\n  - meta: y\n    expression: evt.Parsed.x +\n",
+        );
+        let s = write(
+            d.path(),
+            "s.yaml",
+            "type: leaky\nname: me/s\ndescription: d\nfilter: 'true'\nbogus: 1\ncapacity: 0\nleakspeed: 1s\n",
+        );
+        let report = lint(&LintOptions {
+            hub: d.path().to_path_buf(),
+            data_dir: d.path().join("data"),
+            patterns: Vec::new(),
+            files: vec![f, s],
+        });
+        let text: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+        let has = |needle: &str| text.iter().any(|l| l.contains(needle));
+        assert!(has("p.yaml:2:1: error: unknown field `bogus_key`"), "{text:#?}");
+        assert!(has("p.yaml:3:") && has("filter"), "{text:#?}");
+        assert!(has("p.yaml:6:") && has("NOPE"), "{text:#?}");
+        assert!(has("p.yaml:10:"), "the static's expression: {text:#?}");
+        assert!(has("s.yaml:5:1: error: unknown field `bogus`"), "{text:#?}");
+        assert!(has("s.yaml:6:11: error: scenario me/s: bad capacity"), "{text:#?}");
+        assert_eq!(report.errors(), 6, "{text:#?}");
     }
 }

@@ -140,6 +140,9 @@ impl Node {
     }
 
     fn process_hinted(&self, evt: &mut Event, rt: &Runtime, stages: &StageNames, hint: GrokHint) -> Outcome {
+        // What the event held before, so a debug trace can say what the node set. Only for `debug: true` nodes:
+        // three map copies per event are fine when someone is watching one node, not on every node.
+        let before = self.debug.then(|| FieldsBefore::of(evt));
         // 1. filter
         if let Some(f) = &self.filter {
             match rt.eval_bool(f, evt) {
@@ -225,7 +228,10 @@ impl Node {
         if self.next_stage {
             stages.promote(evt);
         }
-        self.trace(evt, "success");
+        if let Some(before) = &before {
+            let set = before.changes(evt);
+            crate::item_debug!(node = %self.name, origin = %self.origin, stage = %evt.stage, set = %set, "success");
+        }
         Outcome::Ok
     }
 
@@ -235,9 +241,10 @@ impl Node {
         Outcome::Error
     }
 
+    /// A debug trace of this node (`debug: true`), shown at the default log level (see `crate::itemdebug`).
     fn trace(&self, evt: &Event, what: &str) {
         if self.debug {
-            tracing::info!(node = %self.name, origin = %self.origin, stage = %evt.stage, "{what}");
+            crate::item_debug!(node = %self.name, origin = %self.origin, stage = %evt.stage, "{what}");
         }
     }
 
@@ -305,6 +312,37 @@ impl Node {
             Some((_, hits)) if !hits.contains(member) => GrokHint::CannotMatch,
             _ => GrokHint::Unknown,
         }
+    }
+}
+
+/// The fields a node may set, as they were before it ran (debug traces only).
+struct FieldsBefore {
+    parsed: FieldMap,
+    enriched: FieldMap,
+    meta: FieldMap,
+}
+
+impl FieldsBefore {
+    fn of(evt: &Event) -> FieldsBefore {
+        FieldsBefore { parsed: evt.parsed.clone(), enriched: evt.enriched.clone(), meta: evt.meta.clone() }
+    }
+
+    /// `Meta.k=v Parsed.x=y …`: every field the node (or its children) added or changed, values clipped.
+    fn changes(&self, evt: &Event) -> String {
+        let mut out = Vec::new();
+        for (name, old, new) in [
+            ("Parsed", &self.parsed, &evt.parsed),
+            ("Enriched", &self.enriched, &evt.enriched),
+            ("Meta", &self.meta, &evt.meta),
+        ] {
+            for (k, v) in new.iter() {
+                if old.get(k) != Some(v) {
+                    out.push(format!("{name}.{k}={}", crate::itemdebug::clip(v, 80)));
+                }
+            }
+        }
+        out.sort();
+        if out.is_empty() { "(nothing)".to_string() } else { out.join(" ") }
     }
 }
 
@@ -376,4 +414,57 @@ pub fn build_prefilter(children: &[Node], min: usize) -> Option<ChildPrefilter> 
     }
     let set = GrokSet::new(patterns.iter().map(|p| (**p).clone()).collect()).ok()?;
     Some(ChildPrefilter { source: source.clone(), set, member })
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use crate::config::yaml::ConfigErrors;
+    use crate::expr::{CompileEnv, Services};
+    use crate::grok::PatternLibrary;
+    use crate::parser::compile::NodeCompiler;
+    use crate::parser::enrich::{EnrichConfig, Enrichers, SystemClock};
+    use crate::parser::stages::Stages;
+
+    /// Parses `raw` with the node file `yaml`, returning what was logged under the default `--log-level`.
+    fn parse_logged(yaml: &str, raw: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let services = Arc::new(Services::new());
+        let env = CompileEnv::for_event(Arc::clone(&services));
+        let mut patterns = PatternLibrary::new();
+        let (mut errors, mut warnings) = (ConfigErrors::default(), Vec::new());
+        let mut c = NodeCompiler {
+            env: &env,
+            patterns: &mut patterns,
+            data_dir: dir.path(),
+            errors: &mut errors,
+            warnings: &mut warnings,
+        };
+        let stages = Stages::compile_file(&path, "s01-parse", &mut c).unwrap();
+        let enrichers = Enrichers::new(&EnrichConfig::default());
+        let counters = ParserCounters::default();
+        let rt = Runtime { services: &services, enrichers: &enrichers, clock: &SystemClock, counters: &counters };
+        crate::itemdebug::tests::logged("warn", || {
+            let line = crate::event::Line { raw: raw.into(), module: Arc::from("file"), ..Default::default() };
+            let mut evt = Event::from_line(line, crate::event::ExpectMode::TimeMachine);
+            stages.parse(&mut evt, &rt, None);
+        })
+    }
+
+    const NODE: &str = "name: me/app\ndebug: true\nonsuccess: next_stage\ngrok:\n  pattern: '^%{IP:source_ip} %{WORD:verb}'\n  apply_on: Line.Raw\nstatics:\n  - meta: source_ip\n    expression: evt.Parsed.source_ip\n";
+
+    #[test]
+    fn debug_nodes_trace_at_the_default_level_with_the_fields_they_set() {
+        let text = parse_logged(NODE, "1.2.3.4 GET");
+        let line = text.lines().find(|l| l.contains("success")).unwrap_or_default();
+        assert!(line.contains("correlator::debug") && line.contains("me/app"), "{text}");
+        assert!(line.contains("Meta.source_ip=1.2.3.4") && line.contains("Parsed.verb=GET"), "{text}");
+        let text = parse_logged(NODE, "not an ip");
+        assert!(text.contains("grok did not match"), "{text}");
+        // Without the flag, nothing.
+        assert!(parse_logged(&NODE.replace("debug: true\n", ""), "1.2.3.4 GET").is_empty());
+    }
 }

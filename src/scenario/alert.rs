@@ -107,13 +107,19 @@ fn render_texts(sc: &Scenario, ovf: &mut RuntimeAlert) {
                 ctx["summary"] = serde_json::Value::String(text.clone());
                 ovf.alert.summary = text;
             }
-            Err(e) => crate::warn_limited!(scenario = %sc.name, "summary template failed, default kept: {e}"),
+            Err(e) => {
+                sc.stats.error();
+                crate::warn_limited!(scenario = %sc.name, "summary template failed, default kept: {e}")
+            }
         }
     }
     if let Some(t) = &sc.message {
         match t.render(&ctx) {
             Ok(text) => ovf.alert.message = text,
-            Err(e) => crate::warn_limited!(scenario = %sc.name, "message template failed, default kept: {e}"),
+            Err(e) => {
+                sc.stats.error();
+                crate::warn_limited!(scenario = %sc.name, "message template failed, default kept: {e}")
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use crate::config::yaml::{ConfigError, ConfigErrors, Expr, Located, check_format, position};
+use crate::config::yaml::{ConfigError, ConfigErrors, Expr, Located, ScalarText, check_format, position};
 use crate::event::Severity;
 use crate::expr::{self, CompileEnv, Program, RootType};
 use crate::gocompat::duration::parse_duration;
@@ -74,6 +74,17 @@ pub struct ScenarioStats {
     pub underflows: AtomicU64,
     pub canceled: AtomicU64,
     pub blackholed: AtomicU64,
+    /// Runtime errors of the scenario's expressions and templates (filter, groupby, distinct, cancel_on,
+    /// condition, bayesian conditions, overflow_filter, audit fields, summary/message, alert building): each is
+    /// also logged, rate-limited, so this is what tells how many there were.
+    pub errors: AtomicU64,
+}
+
+impl ScenarioStats {
+    /// Counts one runtime error.
+    pub fn error(&self) {
+        self.errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -193,6 +204,11 @@ impl ScenarioCompiler<'_> {
         let s = &doc.value;
         let before = self.errors.0.len();
         let err = |errors: &mut ConfigErrors, msg: String| errors.push(ConfigError::new(file, pos.0, pos.1, msg));
+        // An error about a field: at the field when it is written, else (a missing field) at the document.
+        let err_at = |errors: &mut ConfigErrors, at: Option<(u32, u32)>, msg: String| {
+            let (line, col) = at.unwrap_or(pos);
+            errors.push(ConfigError::new(file, line, col, msg))
+        };
 
         if let Some(f) = &s.format
             && let Err(e) = check_format(&f.text)
@@ -208,15 +224,16 @@ impl ScenarioCompiler<'_> {
         if description.is_empty() {
             err(self.errors, format!("scenario {name}: description is mandatory"));
         }
-        let kind = match s.kind.as_deref().map(str::trim) {
+        let kind = match s.kind.as_ref().map(|k| k.value.trim()) {
             Some("leaky") => Some(Kind::Leaky),
             Some("trigger") => Some(Kind::Trigger),
             Some("counter") => Some(Kind::Counter),
             Some("conditional") => Some(Kind::Conditional),
             Some("bayesian") => Some(Kind::Bayesian),
             other => {
-                err(
+                err_at(
                     self.errors,
+                    s.kind.as_ref().map(position),
                     format!(
                         "scenario {name}: unknown type {:?} (leaky, trigger, counter, conditional, bayesian)",
                         other.unwrap_or("")
@@ -225,76 +242,96 @@ impl ScenarioCompiler<'_> {
                 None
             }
         };
-        let dur = |errors: &mut ConfigErrors, field: &str, v: &Option<crate::config::yaml::ScalarText>| -> i64 {
-            match v.as_ref().map(|t| t.text.trim()).filter(|t| !t.is_empty()) {
-                None => 0,
-                Some(t) => match parse_duration(t) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: {field}: {e}")));
-                        0
-                    }
-                },
+        // A duration field: `Some(0)` when absent, `None` when written but invalid (reported here, at the field, so
+        // the checks below do not add "needs a leakspeed" to "leakspeed: invalid duration").
+        let dur = |errors: &mut ConfigErrors, field: &str, v: &Option<Located<ScalarText>>| -> Option<i64> {
+            let Some(v) = v else { return Some(0) };
+            let t = v.value.text.trim();
+            if t.is_empty() {
+                return Some(0);
+            }
+            match parse_duration(t) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    err_at(errors, Some(position(v)), format!("scenario {name}: {field}: {e}"));
+                    None
+                }
             }
         };
-        let leakspeed = dur(self.errors, "leakspeed", &s.leakspeed);
-        let every = match dur(self.errors, "every", &s.every) {
+        let field_at = |v: &Option<Located<ScalarText>>| v.as_ref().map(position);
+        let leakspeed_ok = dur(self.errors, "leakspeed", &s.leakspeed);
+        let leakspeed = leakspeed_ok.unwrap_or(0);
+        let every = match dur(self.errors, "every", &s.every).unwrap_or(0) {
             0 => None,
             e => Some(e),
         };
         // A periodic counter needs no duration of its own: its period is its lifetime.
-        let duration = match (dur(self.errors, "duration", &s.duration), every) {
+        let duration_ok = dur(self.errors, "duration", &s.duration);
+        let duration = match (duration_ok.unwrap_or(0), every) {
             (0, Some(e)) => e,
             (d, _) => d,
         };
         if every.is_some() && kind != Some(Kind::Counter) {
-            err(self.errors, format!("scenario {name}: every is only for counter scenarios"));
+            err_at(self.errors, field_at(&s.every), format!("scenario {name}: every is only for counter scenarios"));
         }
-        let blackhole = match dur(self.errors, "blackhole", &s.blackhole) {
+        let blackhole = match dur(self.errors, "blackhole", &s.blackhole).unwrap_or(0) {
             0 => None,
             d => Some(d),
         };
-        let capacity = s.capacity.unwrap_or(0);
+        let capacity = s.capacity.as_ref().map_or(0, |c| c.value);
+        let capacity_at = s.capacity.as_ref().map(position);
+        // "needs a leakspeed" only when it is missing or not positive: an unparsable one is already reported.
+        let needs_leakspeed = leakspeed_ok.is_some() && leakspeed <= 0;
+        let leakspeed_at = field_at(&s.leakspeed);
         match kind {
             Some(Kind::Leaky) => {
                 if capacity <= 0 {
-                    err(self.errors, format!("scenario {name}: bad capacity for leaky '{capacity}': must be > 0"));
+                    err_at(
+                        self.errors,
+                        capacity_at,
+                        format!("scenario {name}: bad capacity for leaky '{capacity}': must be > 0"),
+                    );
                 }
-                if leakspeed <= 0 {
-                    err(self.errors, format!("scenario {name}: leaky needs a leakspeed"));
+                if needs_leakspeed {
+                    err_at(self.errors, leakspeed_at, format!("scenario {name}: leaky needs a leakspeed"));
                 }
             }
             Some(Kind::Counter) => {
-                if duration <= 0 {
-                    err(self.errors, format!("scenario {name}: counter needs a duration"));
+                if duration_ok.is_some() && duration <= 0 {
+                    err_at(self.errors, field_at(&s.duration), format!("scenario {name}: counter needs a duration"));
                 }
                 if capacity != -1 {
-                    err(self.errors, format!("scenario {name}: counter bucket must have -1 capacity"));
+                    err_at(self.errors, capacity_at, format!("scenario {name}: counter bucket must have -1 capacity"));
                 }
             }
             Some(Kind::Trigger) if capacity != 0 => {
-                err(self.errors, format!("scenario {name}: trigger bucket must have 0 capacity"));
+                err_at(self.errors, capacity_at, format!("scenario {name}: trigger bucket must have 0 capacity"));
             }
             Some(Kind::Trigger) => {}
             Some(Kind::Conditional) => {
-                if leakspeed <= 0 {
-                    err(self.errors, format!("scenario {name}: conditional needs a leakspeed"));
+                if needs_leakspeed {
+                    err_at(self.errors, leakspeed_at, format!("scenario {name}: conditional needs a leakspeed"));
                 }
                 if s.condition.as_ref().is_none_or(|c| c.is_blank()) {
                     err(self.errors, format!("scenario {name}: conditional needs a condition"));
                 }
             }
             Some(Kind::Bayesian) => {
-                if leakspeed <= 0 {
-                    err(self.errors, format!("scenario {name}: bayesian needs a leakspeed"));
+                if needs_leakspeed {
+                    err_at(self.errors, leakspeed_at, format!("scenario {name}: bayesian needs a leakspeed"));
                 }
                 if capacity != -1 {
-                    err(self.errors, format!("scenario {name}: bayesian bucket must have -1 capacity"));
+                    err_at(self.errors, capacity_at, format!("scenario {name}: bayesian bucket must have -1 capacity"));
                 }
-                for (field, v) in [("bayesian_prior", s.bayesian_prior), ("bayesian_threshold", s.bayesian_threshold)] {
-                    match v {
+                for (field, v) in [("bayesian_prior", &s.bayesian_prior), ("bayesian_threshold", &s.bayesian_threshold)]
+                {
+                    match v.as_ref().map(|p| p.value) {
                         Some(p) if p > 0.0 && p <= 1.0 => {}
-                        _ => err(self.errors, format!("scenario {name}: {field} must be in (0, 1]")),
+                        _ => err_at(
+                            self.errors,
+                            v.as_ref().map(position),
+                            format!("scenario {name}: {field} must be in (0, 1]"),
+                        ),
                     }
                 }
                 if s.bayesian_conditions.as_ref().is_none_or(|c| c.is_empty()) {
@@ -352,8 +389,8 @@ impl ScenarioCompiler<'_> {
                 }
             }
             Some(Bayes {
-                prior: s.bayesian_prior.unwrap_or(0.0) as f32,
-                threshold: s.bayesian_threshold.unwrap_or(0.0) as f32,
+                prior: s.bayesian_prior.as_ref().map_or(0.0, |p| p.value) as f32,
+                threshold: s.bayesian_threshold.as_ref().map_or(0.0, |p| p.value) as f32,
                 conditions,
             })
         } else {
@@ -362,22 +399,24 @@ impl ScenarioCompiler<'_> {
 
         let scope = match &s.scope {
             None => ScopeRule { kind: "Ip".into(), expr: None },
-            Some(sc) => {
+            Some(located) => {
+                let sc = &located.value;
+                let (line, col) = position(located);
                 let kind = sc.kind.clone().filter(|k| !k.is_empty()).unwrap_or_else(|| "Ip".into());
                 let expr = sc.expression.as_ref().and_then(|e| self.expr(file, e, &evt_env, "scope.expression"));
                 if kind == "Ip" && expr.is_some() {
                     self.errors.push(ConfigError::new(
                         file,
-                        pos.0,
-                        pos.1,
+                        line,
+                        col,
                         format!("scenario {name}: scope Ip takes no expression"),
                     ));
                 }
                 if kind != "Ip" && kind != "Range" && expr.is_none() {
                     self.errors.push(ConfigError::new(
                         file,
-                        pos.0,
-                        pos.1,
+                        line,
+                        col,
                         format!("scenario {name}: scope {kind} needs an expression"),
                     ));
                 }
@@ -388,7 +427,9 @@ impl ScenarioCompiler<'_> {
         let labels = s.labels.clone().unwrap_or_default();
         let remediation = labels.get("remediation").and_then(|v| v.as_bool()).unwrap_or(false);
         let label_str = |k: &str| labels.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        let severity_text = s.severity.clone().or_else(|| label_str("severity"));
+        // `labels.severity` has no position of its own: its errors point at the document.
+        let severity_at = s.severity.as_ref().map(position);
+        let severity_text = s.severity.as_ref().map(|v| v.value.clone()).or_else(|| label_str("severity"));
         let severity = match severity_text.as_deref() {
             None => {
                 if remediation {
@@ -398,12 +439,11 @@ impl ScenarioCompiler<'_> {
                 }
             }
             Some(t) => Severity::parse(t).unwrap_or_else(|| {
-                self.errors.push(ConfigError::new(
-                    file,
-                    pos.0,
-                    pos.1,
+                err_at(
+                    self.errors,
+                    severity_at,
                     format!("scenario {name}: severity {t:?}: expected notice, warning or error"),
-                ));
+                );
                 Severity::Notice
             }),
         };

@@ -60,6 +60,18 @@ pub enum Poured {
     Overflow,
 }
 
+impl Poured {
+    /// For debug traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Poured::Kept => "kept",
+            Poured::Duplicate => "duplicate",
+            Poured::Canceled => "canceled",
+            Poured::Overflow => "overflow",
+        }
+    }
+}
+
 impl Instance {
     pub fn new(sc: &Scenario, owner: usize, key: String, mode: ExpectMode, id: u64) -> Instance {
         let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {
@@ -118,7 +130,10 @@ impl Instance {
                         return Poured::Duplicate;
                     }
                 }
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "distinct failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "distinct failed: {e}")
+                }
             }
         }
         if let Some(c) = &sc.cancel_on {
@@ -126,7 +141,10 @@ impl Instance {
             match c.eval_bool(&mut scope) {
                 Ok(true) => return Poured::Canceled,
                 Ok(false) => {}
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "cancel_on failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "cancel_on failed: {e}")
+                }
             }
         }
 
@@ -177,7 +195,10 @@ impl Instance {
                     return Poured::Overflow;
                 }
                 Ok(false) => {}
-                Err(e) => crate::warn_limited!(scenario = %sc.name, "condition failed: {e}"),
+                Err(e) => {
+                    sc.stats.error();
+                    crate::warn_limited!(scenario = %sc.name, "condition failed: {e}")
+                }
             }
         }
         if let Some(b) = &sc.bayes {
@@ -203,7 +224,10 @@ impl Instance {
                     Ok(false) => {
                         posterior = bayes_update(posterior, 1.0 - c.prob_given_evil, 1.0 - c.prob_given_benign);
                     }
-                    Err(e) => crate::warn_limited!(scenario = %sc.name, "bayesian condition failed: {e}"),
+                    Err(e) => {
+                        sc.stats.error();
+                        crate::warn_limited!(scenario = %sc.name, "bayesian condition failed: {e}")
+                    }
                 }
             }
             if posterior > b.threshold {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, ExpectMode, Timestamp};
 use crate::expr::{EvalArena, Scope, Services, Value};
@@ -94,6 +95,7 @@ fn audit_record(
             let value = match p.eval(&mut scope) {
                 Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
                 Err(e) => {
+                    sc.stats.error();
                     crate::warn_limited!(scenario = %sc.name, field = %name, "audit field failed: {e}");
                     String::new()
                 }
@@ -111,6 +113,24 @@ pub struct PourReport {
     pub poured: Vec<usize>,
     /// A filter or groupby failed: CrowdSec then skips the remaining scenarios for this event.
     pub error: Option<String>,
+}
+
+/// What one scenario keeps across a restart: its live instances and its active blackhole windows (without them, a
+/// restart would let an attacker's next overflow through a blackhole that should still hold).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScenarioState {
+    pub name: String,
+    pub instances: Vec<Instance>,
+    /// Groupby value → end of its blackhole window, in ns on the clock of the overflow that opened it. Absent from
+    /// state saved before blackholes were, which still loads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blackholes: Vec<(String, i64)>,
+}
+
+impl ScenarioState {
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty() && self.blackholes.is_empty()
+    }
 }
 
 pub struct Buckets {
@@ -208,6 +228,7 @@ impl Buckets {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(e) => {
+                        sc.stats.error();
                         crate::warn_limited!(scenario = %sc.name, "filter failed, event not poured further: {e}");
                         report.error = Some(format!("{}: filter: {e}", sc.name));
                         break;
@@ -221,6 +242,7 @@ impl Buckets {
                     match g.eval(&mut scope) {
                         Ok(Value::Str(s)) => s.to_string(),
                         Ok(other) => {
+                            sc.stats.error();
                             let msg =
                                 format!("{}: groupby returned {} instead of a string", sc.name, other.type_name());
                             crate::warn_limited!("{msg}");
@@ -228,6 +250,7 @@ impl Buckets {
                             break;
                         }
                         Err(e) => {
+                            sc.stats.error();
                             crate::warn_limited!(scenario = %sc.name, "groupby failed: {e}");
                             report.error = Some(format!("{}: groupby: {e}", sc.name));
                             break;
@@ -283,6 +306,15 @@ impl Buckets {
         let owner = inst.owner;
         let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, now, &self.services);
+        if scenarios[si].debug {
+            crate::item_debug!(
+                scenario = %scenarios[si].name,
+                key = %inst.key,
+                count = inst.total_count,
+                result = result.as_str(),
+                "pour"
+            );
+        }
         match result {
             Poured::Duplicate => {}
             Poured::Canceled => {
@@ -337,6 +369,9 @@ impl Buckets {
             && self.blackholes[si].get(&inst.key).is_some_and(|&until| until > ovflw)
         {
             sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+            if sc.debug {
+                crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow blackholed");
+            }
             return;
         }
         let event = overflow_event(sc, inst, &self.services);
@@ -356,8 +391,19 @@ impl Buckets {
             };
             match keep {
                 Ok(true) => {}
-                Ok(false) => return,
+                Ok(false) => {
+                    if sc.debug {
+                        crate::item_debug!(
+                            scenario = %sc.name,
+                            key = %inst.key,
+                            count = inst.total_count,
+                            "overflow discarded by overflow_filter"
+                        );
+                    }
+                    return;
+                }
                 Err(e) => {
+                    sc.stats.error();
                     crate::warn_limited!(scenario = %sc.name, "overflow_filter failed, overflow discarded: {e}");
                     return;
                 }
@@ -369,6 +415,9 @@ impl Buckets {
                 && until > ovflw
             {
                 sc.stats.blackholed.fetch_add(1, Ordering::Relaxed);
+                if sc.debug {
+                    crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow blackholed");
+                }
                 return;
             }
             holes.insert(inst.key.clone(), ovflw.saturating_add(bh));
@@ -382,6 +431,9 @@ impl Buckets {
             }
         }
         sc.stats.overflows.fetch_add(1, Ordering::Relaxed);
+        if sc.debug {
+            crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, "overflow");
+        }
         match event {
             Ok(mut e) => {
                 if let Some(schema) = &sc.audit {
@@ -392,7 +444,10 @@ impl Buckets {
                 }
                 out.push(e)
             }
-            Err(e) => crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}"),
+            Err(e) => {
+                sc.stats.error();
+                crate::warn_limited!(scenario = %sc.name, "overflow without alert: {e}")
+            }
         }
     }
 
@@ -470,6 +525,10 @@ impl Buckets {
     fn expire(&mut self, owner: usize, mut inst: Instance, out: &mut Vec<Event>) {
         let sc = &self.scenarios[owner];
         sc.stats.underflows.fetch_add(1, Ordering::Relaxed);
+        if sc.debug {
+            let reported = sc.report_on_expiry && !inst.queue.is_empty();
+            crate::item_debug!(scenario = %sc.name, key = %inst.key, count = inst.total_count, reported, "expired");
+        }
         if sc.report_on_expiry && !inst.queue.is_empty() {
             inst.ovflw_ts = inst.last_ts;
             self.emit(owner, &inst, out);
@@ -515,8 +574,8 @@ impl Buckets {
         moved
     }
 
-    /// Instances still alive, for saving state on shutdown.
-    pub fn snapshot(&self) -> Vec<(String, Vec<Instance>)> {
+    /// Instances still alive and blackhole windows, per scenario, for saving state on shutdown.
+    pub fn snapshot(&self) -> Vec<ScenarioState> {
         self.scenarios
             .iter()
             .enumerate()
@@ -524,16 +583,24 @@ impl Buckets {
                 let mut v: Vec<Instance> =
                     self.instances[self.family[si]].values().filter(|i| i.owner == si).map(|i| (**i).clone()).collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
-                (sc.name.to_string(), v)
+                let mut blackholes: Vec<(String, i64)> =
+                    self.blackholes[si].iter().map(|(k, until)| (k.clone(), *until)).collect();
+                blackholes.sort();
+                ScenarioState { name: sc.name.to_string(), instances: v, blackholes }
             })
             .collect()
     }
 
-    /// Restores saved instances of scenarios that still exist; returns how many were restored.
-    pub fn restore(&mut self, saved: Vec<(String, Vec<Instance>)>) -> usize {
+    /// Restores saved instances and blackhole windows of scenarios that still exist; returns how many instances
+    /// were restored. A window already over is harmless (it no longer matches) and goes with the next prune.
+    pub fn restore(&mut self, saved: Vec<ScenarioState>) -> usize {
         let mut n = 0;
-        for (name, instances) in saved {
+        for ScenarioState { name, instances, blackholes } in saved {
             let Some(si) = self.scenarios.iter().position(|s| *s.name == *name) else { continue };
+            // A scenario that lost its blackhole since has nothing to apply them to.
+            if self.scenarios[si].blackhole.is_some() {
+                self.blackholes[si].extend(blackholes);
+            }
             let fam = self.family[si];
             for mut inst in instances {
                 inst.id = self.next_id;

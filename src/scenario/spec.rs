@@ -1,11 +1,14 @@
 //! The scenario as written in YAML (CrowdSec's `leakybucket.BucketFactory` keys, strict), plus Correlator's own
 //! optional keys for its event system. Validation of combinations happens when the scenario is compiled.
+//!
+//! Every field the compiler validates keeps its position (expressions as [`Expr`], plain values as [`Located`]),
+//! so a bad `capacity` or `leakspeed` is reported on its own line, not at the start of the document.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::config::yaml::{Expr, ScalarText};
+use crate::config::yaml::{Expr, Located, ScalarText};
 use crate::parser::spec::DataSpec;
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -17,35 +20,35 @@ pub struct ScenarioSpec {
     pub references: Option<Vec<String>>,
     /// `leaky`, `trigger`, `counter`, `conditional`, `bayesian`.
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<Located<String>>,
     pub name: Option<String>,
-    pub capacity: Option<i64>,
+    pub capacity: Option<Located<i64>>,
     /// Go duration: time to leak one token.
-    pub leakspeed: Option<ScalarText>,
+    pub leakspeed: Option<Located<ScalarText>>,
     /// Go duration: counter lifetime.
-    pub duration: Option<ScalarText>,
+    pub duration: Option<Located<ScalarText>>,
     pub filter: Option<Expr>,
     pub groupby: Option<Expr>,
     pub distinct: Option<Expr>,
     pub debug: Option<bool>,
     pub labels: Option<BTreeMap<String, serde_json::Value>>,
-    pub blackhole: Option<ScalarText>,
+    pub blackhole: Option<Located<ScalarText>>,
     pub reprocess: Option<bool>,
     pub cache_size: Option<i64>,
     pub profiling: Option<bool>,
     pub overflow_filter: Option<Expr>,
     pub condition: Option<Expr>,
-    pub bayesian_prior: Option<f64>,
-    pub bayesian_threshold: Option<f64>,
+    pub bayesian_prior: Option<Located<f64>>,
+    pub bayesian_threshold: Option<Located<f64>>,
     pub bayesian_conditions: Option<Vec<BayesianConditionSpec>>,
-    pub scope: Option<ScopeSpec>,
+    pub scope: Option<Located<ScopeSpec>>,
     pub data: Option<Vec<DataSpec>>,
     pub cancel_on: Option<Expr>,
     pub version: Option<ScalarText>,
 
     // Correlator extensions (ignored by CrowdSec, which would reject them: they are new optional keys).
     /// `notice`, `warning` or `error` for the alerts/events this scenario raises.
-    pub severity: Option<String>,
+    pub severity: Option<Located<String>>,
     /// One-line summary template (minijinja) of the alert (read with its position for error messages).
     pub summary: Option<Expr>,
     /// Longer message template (minijinja) of the alert.
@@ -54,7 +57,7 @@ pub struct ScenarioSpec {
     pub audit: Option<AuditSpec>,
     /// Counters only: report at every multiple of this period (`1m`, `1h`) on the clock, instead of `duration`
     /// after the first event (statistics aligned to the minute or hour).
-    pub every: Option<ScalarText>,
+    pub every: Option<Located<ScalarText>>,
     /// Leaky/conditional/bayesian: when an instance expires without overflowing, report it (an overflow with what
     /// it holds) instead of dropping it silently. For correlations that must always end in a record (sessions).
     pub report_on_expiry: Option<bool>,

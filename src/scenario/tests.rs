@@ -211,19 +211,76 @@ fn events_without_a_date_are_not_poured_in_replay() {
     assert!(out.is_empty());
 }
 
-#[test]
-fn invalid_scenarios_are_rejected_with_the_field() {
+/// The errors of compiling the scenario documents of `yaml` (read as file `s.yaml`), one string each, sorted.
+fn compile_errors(yaml: &str) -> Vec<String> {
     let services = Arc::new(Services::new());
     let mut errors = ConfigErrors::default();
     let mut warnings = Vec::new();
-    let yaml = "type: leaky\nname: t/bad\ndescription: d\nfilter: 'true'\ncapacity: 0\nleakspeed: 10x\n";
-    let docs =
-        crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(Path::new("s.yaml"), yaml)
-            .unwrap();
+    let docs = match crate::config::yaml::from_documents::<crate::config::yaml::Located<ScenarioSpec>>(
+        Path::new("s.yaml"),
+        yaml,
+    ) {
+        Ok(d) => d,
+        Err(e) => return vec![e.to_string()],
+    };
     let mut c = ScenarioCompiler { services, data_dir: Path::new("."), errors: &mut errors, warnings: &mut warnings };
-    assert!(c.compile(Path::new("s.yaml"), docs[0].as_ref().unwrap()).is_none());
-    let text = errors.to_string();
-    assert!(text.contains("s.yaml:1:1:") && text.contains("leakspeed") && text.contains("capacity"), "{text}");
+    for d in docs.iter().flatten() {
+        assert!(c.compile(Path::new("s.yaml"), d).is_none(), "a scenario with errors compiles to nothing");
+    }
+    // In file order, as lint prints them.
+    let mut errs: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    errs.sort();
+    errs
+}
+
+#[test]
+fn invalid_scenarios_are_rejected_with_the_field() {
+    let yaml = "type: leaky\nname: t/bad\ndescription: d\nfilter: 'true'\ncapacity: 0\nleakspeed: 10x\n";
+    // Each at its own field, and a bad leakspeed is not also reported as a missing one.
+    assert_eq!(
+        compile_errors(yaml),
+        [
+            "s.yaml:5:11: scenario t/bad: bad capacity for leaky '0': must be > 0",
+            "s.yaml:6:12: scenario t/bad: leakspeed: unknown unit \"x\" in duration \"10x\"",
+        ]
+    );
+}
+
+#[test]
+fn plain_value_errors_point_at_their_field() {
+    let head = "name: t/x\ndescription: d\nfilter: 'true'\n";
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "type: counter\ncapacity: 3\nduration: 0s\nblackhole: 1y\n",
+            &[
+                "s.yaml:5:11: scenario t/x: counter bucket must have -1 capacity",
+                "s.yaml:6:11: scenario t/x: counter needs a duration",
+                "s.yaml:7:12: scenario t/x: blackhole: unknown unit \"y\" in duration \"1y\"",
+            ],
+        ),
+        (
+            "type: trigger\nevery: 1m\nseverity: loud\nscope:\n  type: Country\n",
+            &[
+                "s.yaml:5:8: scenario t/x: every is only for counter scenarios",
+                "s.yaml:6:11: scenario t/x: severity \"loud\": expected notice, warning or error",
+                "s.yaml:8:3: scenario t/x: scope Country needs an expression",
+            ],
+        ),
+        (
+            "type: bayesian\ncapacity: -1\nleakspeed: 1m\nbayesian_prior: 2\nbayesian_threshold: 0.5\n\
+             bayesian_conditions:\n  - condition: 'true'\n",
+            &["s.yaml:7:17: scenario t/x: bayesian_prior must be in (0, 1]"],
+        ),
+        // A type error is the YAML reader's, with the key it is about.
+        ("type: leaky\ncapacity: abc\nleakspeed: 1s\n", &["s.yaml:5:11: capacity: invalid i64 (expected an integer)"]),
+        (
+            "type: nope\n",
+            &["s.yaml:4:7: scenario t/x: unknown type \"nope\" (leaky, trigger, counter, conditional, bayesian)"],
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(compile_errors(&format!("{head}{body}")), want, "{body}");
+    }
 }
 
 #[test]
@@ -278,4 +335,79 @@ groupby: evt.Meta.source_ip\ncapacity: 3\nleakspeed: 10s\n";
     b2.pour(event(3, &ip("1.2.3.4")), now, &mut out);
     let names: Vec<String> = out.iter().map(|e| e.overflow.as_ref().unwrap().alert.scenario.clone()).collect();
     assert_eq!(names, vec!["t/leaky".to_string()]);
+}
+
+#[test]
+fn debug_scenarios_trace_pours_overflows_and_expiries_at_the_default_level() {
+    let yaml = format!("{LEAKY}debug: true\n---\n{}", LEAKY.replace("t/leaky", "t/quiet"));
+    let text = crate::itemdebug::tests::logged("warn", || {
+        let mut ev: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+        ev.push((10, ip("5.5.5.5")));
+        // Far later on the log clock: the 5.5.5.5 instance has expired and is collected.
+        ev.push((500, ip("9.9.9.9")));
+        assert_eq!(run(&yaml, &ev).len(), 2, "one overflow per scenario");
+    });
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(has(&["correlator::debug", "pour", "t/leaky", "key=1.2.3.4", "count=3", "kept"]), "{text}");
+    assert!(has(&["pour", "key=1.2.3.4", "count=4", "overflow"]), "{text}");
+    assert!(has(&["debug: overflow scenario=t/leaky", "key=1.2.3.4", "count=4"]), "{text}");
+    assert!(has(&["debug: expired scenario=t/leaky", "key=5.5.5.5", "count=1"]), "{text}");
+    assert!(!text.contains("t/quiet"), "only the scenario marked debug is traced: {text}");
+}
+
+#[test]
+fn saved_state_keeps_blackhole_windows() {
+    let yaml = format!("{LEAKY}blackhole: 1m\n");
+    let (sc, services) = scenarios(&yaml);
+    let now = chrono::Utc::now().fixed_offset();
+    let mut out = Vec::new();
+    let mut b = Buckets::new(Arc::clone(&sc), Arc::clone(&services));
+    for i in 0..4 {
+        b.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 1, "the first burst overflows and opens the window");
+    let json = serde_json::to_string(&b.snapshot()).unwrap();
+    // After a restart, a second burst inside the minute is still blackholed; one after it is not.
+    let mut b2 = Buckets::new(Arc::clone(&sc), Arc::clone(&services));
+    b2.restore(serde_json::from_str(&json).unwrap());
+    for i in 10..14 {
+        b2.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 1, "blackholed after the restart: {json}");
+    assert_eq!(sc[0].stats.blackholed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    for i in 100..104 {
+        b2.pour(event(i, &ip("1.2.3.4")), now, &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    // State saved before blackholes were (no `blackholes` key) still restores its instances.
+    let old = r#"[{"name":"t/leaky","instances":[]}]"#;
+    let mut b3 = Buckets::new(sc, services);
+    assert_eq!(b3.restore(serde_json::from_str(old).unwrap()), 0);
+}
+
+#[test]
+fn runtime_errors_are_counted_per_scenario() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let errors_of = |yaml: &str, events: &[(i64, Vec<(&str, &str)>)]| {
+        let (sc, services) = scenarios(yaml);
+        let mut b = Buckets::new(Arc::clone(&sc), services);
+        let mut out = Vec::new();
+        for (t, meta) in events {
+            b.pour(event(*t, meta), chrono::Utc::now().fixed_offset(), &mut out);
+        }
+        sc.iter().map(|s| s.stats.errors.load(Relaxed)).collect::<Vec<u64>>()
+    };
+    let two: Vec<_> = (0..2).map(|i| (i, ip("1.2.3.4"))).collect();
+    // filter: int("1.2.3.4") fails on every event.
+    let bad_filter = LEAKY.replace("filter: evt.Meta.log_type == 'fail'", "filter: int(evt.Meta.source_ip) > 0");
+    assert_eq!(errors_of(&bad_filter, &two), [2]);
+    // groupby giving a number instead of a string.
+    let bad_groupby = LEAKY.replace("groupby: evt.Meta.source_ip", "groupby: len(evt.Meta.source_ip)");
+    assert_eq!(errors_of(&bad_groupby, &two), [2]);
+    // overflow_filter failing on the one overflow.
+    let bad_ovf = format!("{LEAKY}overflow_filter: int(queue.Queue[0].Meta.source_ip) > 0\n");
+    let four: Vec<_> = (0..4).map(|i| (i, ip("1.2.3.4"))).collect();
+    assert_eq!(errors_of(&bad_ovf, &four), [1]);
+    assert_eq!(errors_of(LEAKY, &four), [0]);
 }
