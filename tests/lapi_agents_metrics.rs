@@ -68,6 +68,11 @@ fn prometheus_parser_reads_metrics_and_cli_tables_match() {
     assert!(value_where(family(&m, "cs_active_decisions", "gauge"), "reason", "ssh-bruteforce") >= 1.0);
     assert!(value_where(family(&m, "cs_alerts", "gauge"), "reason", "ssh-bruteforce") >= 1.0);
 
+    // Run-time expression errors, counted per scenario (none in the shipped hub).
+    assert_eq!(
+        value_where(family(&m, "correlator_scenario_errors", "counter"), "name", "correlator/ssh-bruteforce"),
+        0.0
+    );
     // The listeners' counters (the default console listener printed every alert).
     assert!(value_where(family(&m, "correlator_listener_sent", "counter"), "listener", "console") >= 1.0);
 

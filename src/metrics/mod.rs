@@ -264,6 +264,16 @@ impl Metrics {
         };
         node(&p.parsers);
         node(&p.postoverflows);
+        let c = &p.counters;
+        for (kind, v) in [
+            ("filter", &c.filter_errors),
+            ("static", &c.static_errors),
+            ("node", &c.node_errors),
+            ("grok_source", &c.grok_source_errors),
+        ] {
+            let help = "Parser expressions that failed at run time (logged with the item name)";
+            s.counter("correlator_parser_errors_total", help, &[("kind", kind)], v.load(Ordering::Relaxed));
+        }
         let live = read(&self.live_buckets).clone();
         for sc in p.scenarios.iter() {
             let l = [("name", &*sc.name)];
@@ -278,6 +288,8 @@ impl Metrics {
                 g(&sc.stats.underflows),
             );
             s.counter("cs_bucket_canceled_total", "Bucket instances canceled (cancel_on)", &l, g(&sc.stats.canceled));
+            let help = "Scenario expressions that failed at run time (filter, groupby, ...)";
+            s.counter("correlator_scenario_errors_total", help, &l, g(&sc.stats.errors));
             s.gauge("cs_buckets", "Live bucket instances", &l, live.get(&sc.name).copied().unwrap_or(0) as f64);
         }
     }
