@@ -154,3 +154,61 @@ Mar  2 10:20:00 web-01 sshd[4]: Accepted publickey for bob from 198.51.100.6 por
     assert_eq!(status.get("syslog/unparsed"), Some(&3));
     assert!(by("correlator/report-volume").iter().all(|a| a["severity"] == "notice"));
 }
+
+/// A postoverflow with `audit:` turns the overflows it succeeds on into audit rows (the CSV listener writes them),
+/// with columns computed from the overflow event (`evt.Overflow.Alert`, the meta of the events).
+#[test]
+fn a_postoverflow_audit_schema_writes_one_row_per_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub");
+    std::fs::create_dir_all(hub.join("scenarios/me")).unwrap();
+    std::fs::create_dir_all(hub.join("postoverflows/s01-audit/me")).unwrap();
+    for d in ["parsers", "patterns", "data"] {
+        std::os::unix::fs::symlink(format!("{REPO}/hub/{d}"), hub.join(d)).unwrap();
+    }
+    std::fs::write(
+        hub.join("scenarios/me/failed.yaml"),
+        "type: trigger\nname: me/failed-root\ndescription: a failed root login\n\
+         filter: \"evt.Meta.log_type == 'ssh_failed-auth' && evt.Meta.target_user == 'root'\"\n\
+         groupby: evt.Meta.source_ip\nlabels:\n  remediation: false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        hub.join("postoverflows/s01-audit/me/root-audit.yaml"),
+        "name: me/root-audit\ndescription: one row per failed root login\n\
+         filter: \"evt.Overflow.Alert.Scenario == 'me/failed-root'\"\n\
+         audit:\n  name: root_logins\n  fields:\n\
+         \x20   - name: source\n      expression: evt.Overflow.Alert.Source.IP\n\
+         \x20   - name: scenario\n      expression: evt.Overflow.Alert.Scenario\n\
+         \x20   - name: events\n      expression: evt.Overflow.Alert.EventsCount\n",
+    )
+    .unwrap();
+    let log = dir.path().join("auth.log");
+    std::fs::write(
+        &log,
+        "Mar  2 10:00:00 web-01 sshd[1]: Failed password for root from 198.51.100.5 port 1 ssh2\n\
+         Mar  2 10:00:01 web-01 sshd[2]: Failed password for alice from 198.51.100.6 port 2 ssh2\n\
+         Mar  2 10:00:02 web-01 sshd[3]: Failed password for root from 203.0.113.9 port 3 ssh2\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "paths:\n  hub: {}\n  state: state\nstack:\n  listeners: [audit]\nlisteners:\n  audit:\n    type: csv\n    dir: audit\n",
+            hub.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(common::bin())
+        .args(["replay", "--quiet", "--listeners", "--format", "json", "--year", "2026", "--type", "syslog"])
+        .arg("--config")
+        .arg(&cfg)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("audit/root_logins.csv")).expect("the audit file");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines, ["source,scenario,events", "198.51.100.5,me/failed-root,1", "203.0.113.9,me/failed-root,1"]);
+}

@@ -173,12 +173,21 @@ impl NodeCompiler<'_> {
             }
         }
         let statics = self.statics(file, pos, s.statics.as_deref().unwrap_or(&[]));
+        let audit = s.audit.as_ref().map(|a| {
+            if a.name.trim().is_empty() || a.fields.is_empty() {
+                self.err(file, pos, "audit: needs a name and at least one field");
+            }
+            let fields =
+                a.fields.iter().filter_map(|f| self.expr(file, &f.expression).map(|p| (f.name.clone(), p))).collect();
+            crate::scenario::compile::AuditSchema { name: a.name.clone(), fields }
+        });
 
         let useful = s.grok.is_some()
             || s.nodes.as_ref().is_some_and(|n| !n.is_empty())
             || s.statics.as_ref().is_some_and(|n| !n.is_empty())
             || s.whitelist.is_some()
-            || s.stash.as_ref().is_some_and(|n| !n.is_empty());
+            || s.stash.as_ref().is_some_and(|n| !n.is_empty())
+            || s.audit.is_some();
         if !useful {
             self.err(file, pos, "node is empty: it needs a grok, nodes, statics, stash or whitelist");
         }
@@ -195,6 +204,7 @@ impl NodeCompiler<'_> {
             children,
             prefilter,
             statics,
+            audit,
             stats: NodeStats::default(),
         })
     }

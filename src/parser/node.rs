@@ -109,6 +109,8 @@ pub struct Node {
     pub children: Vec<Node>,
     pub prefilter: Option<ChildPrefilter>,
     pub statics: Vec<Static>,
+    /// `audit:` (postoverflows): the row this node makes of each overflow it succeeds on.
+    pub audit: Option<crate::scenario::compile::AuditSchema>,
     pub stats: NodeStats,
 }
 
@@ -224,6 +226,16 @@ impl Node {
             return self.error(rt, &e.0);
         }
 
+        // Correlator: an audit schema makes the overflow an audit event (after the statics, which it may read).
+        if let Some(schema) = &self.audit
+            && evt.overflow.is_some()
+        {
+            let record = self.audit_record(schema, evt, rt);
+            if let Some(ovf) = evt.overflow.as_deref_mut() {
+                ovf.alert.audit = Some(record);
+            }
+        }
+
         // 10. stage promotion
         if self.next_stage {
             stages.promote(evt);
@@ -233,6 +245,32 @@ impl Node {
             crate::item_debug!(node = %self.name, origin = %self.origin, stage = %evt.stage, set = %set, "success");
         }
         Outcome::Ok
+    }
+
+    /// One audit row: each field evaluated over the overflow event; a field that fails is empty (counted, logged).
+    fn audit_record(
+        &self,
+        schema: &crate::scenario::compile::AuditSchema,
+        evt: &Event,
+        rt: &Runtime,
+    ) -> crate::event::AuditRecord {
+        let columns = schema
+            .fields
+            .iter()
+            .map(|(name, p)| {
+                let mut scope = crate::expr::Scope::new(rt.services).with_evt(evt);
+                let value = match p.eval(&mut scope) {
+                    Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
+                    Err(e) => {
+                        ParserCounters::bump(&rt.counters.static_errors);
+                        crate::warn_limited!(node = %self.name, origin = %self.origin, field = %name, "audit field failed: {e}");
+                        String::new()
+                    }
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        crate::event::AuditRecord { schema: schema.name.clone(), columns }
     }
 
     fn error(&self, rt: &Runtime, msg: &str) -> Outcome {

@@ -30,6 +30,9 @@ pub struct NodeSpec {
     pub stash: Option<Vec<StashSpec>>,
     pub whitelist: Option<WhitelistSpec>,
     pub data: Option<Vec<DataSpec>>,
+    /// Correlator: in a postoverflow, turns each overflow the node succeeds on into an audit event of this schema
+    /// (one row, these columns; replaces the scenario's own row). Ignored on log events.
+    pub audit: Option<crate::scenario::spec::AuditSpec>,
     /// Present in CrowdSec's struct but always overwritten by the directory name.
     pub stage: Option<String>,
 }
