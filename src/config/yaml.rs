@@ -468,7 +468,10 @@ impl<'de> Deserialize<'de> for ScalarText {
                 Ok(ScalarText { text: v.to_string() })
             }
         }
-        d.deserialize_any(V)
+        // Asked for a string, the parser hands over a plain scalar's text as written: `yes`, `on`, `0x1F`, `1e3`
+        // and `2.0` stay what the author typed, as go-yaml does for CrowdSec's string fields (typed by value,
+        // `yes` would become `true`).
+        d.deserialize_str(V)
     }
 }
 
@@ -568,6 +571,19 @@ mod tests {
         let cols: Vec<(u32, u32)> =
             docs.iter().flatten().map(|d| d.filter.as_ref().map(|e| (e.line, e.col)).unwrap()).collect();
         assert_eq!(cols, [(2, 9), (5, 10), (8, 10), (12, 3)]);
+    }
+
+    #[test]
+    fn plain_scalars_keep_their_text() {
+        #[derive(Debug, Deserialize)]
+        struct Statics {
+            value: Vec<ScalarText>,
+        }
+        let f = Path::new("x.yaml");
+        let text = "value: [yes, no, on, off, true, 0x1F, 1e3, 2.0, 404, 'quoted', -7]\n";
+        let docs = from_documents::<Statics>(f, text).unwrap();
+        let got: Vec<&str> = docs[0].as_ref().unwrap().value.iter().map(|v| v.text.as_str()).collect();
+        assert_eq!(got, ["yes", "no", "on", "off", "true", "0x1F", "1e3", "2.0", "404", "quoted", "-7"]);
     }
 
     #[test]
