@@ -107,3 +107,46 @@ fn hostile_lines_are_linear_for_every_grok() {
     );
     assert_eq!(runs, groks.len() * big.len() * 2);
 }
+
+/// Expressions ending in a rest-of-line group search without it (`CompiledGrok::splits_tail`); on every log line of
+/// the corpus and on hostile lines, the split search must report exactly what the whole regex reports.
+#[test]
+fn split_searches_agree_with_the_whole_regex() {
+    let shared = common::shared_dir();
+    let mut lib = library();
+    let (hub, _, _, errors) = compile_hub(&mut lib, &parser_files(&shared.join("hubtests/hub"), "parsers"));
+    assert!(errors.is_empty(), "{errors:?}");
+    let split: Vec<_> = hub.iter().filter(|h| h.grok.splits_tail()).collect();
+    let mut lines: Vec<String> = Vec::new();
+    let mut logs = vec![shared.join("hubtests/tests")];
+    while let Some(dir) = logs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read tests dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                logs.push(path);
+            } else if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read(&path).expect("read log");
+                lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_string));
+            }
+        }
+    }
+    lines.extend(hostile_lines(2_000).into_iter().map(|(_, l)| l));
+    // A line holding `\n` takes the whole-regex path; check it anyway.
+    lines.push("Mar  2 14:10:48 host sshd[1]: a\nb".to_string());
+    let as_vec = |c: correlator::grok::Captures| -> (usize, usize, Vec<String>) {
+        let (s, e) = c.span();
+        (s, e, c.iter().map(|(k, v)| format!("{k}={v}")).collect())
+    };
+    let mut matched = 0usize;
+    for h in &split {
+        for line in &lines {
+            let got = h.grok.captures(line).map(as_vec);
+            let want = h.grok.captures_unsplit(line).map(as_vec);
+            assert_eq!(got, want, "{} {} on {line:?}", h.file.display(), h.node);
+            matched += usize::from(got.is_some());
+        }
+    }
+    eprintln!("{} of {} hub groks split; {} lines each; {matched} matches agree", split.len(), hub.len(), lines.len());
+    assert!(split.len() >= 20, "only {} hub groks split their tail", split.len());
+    assert!(matched >= 1_000, "only {matched} matches: the comparison saw too little");
+}

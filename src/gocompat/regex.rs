@@ -260,6 +260,17 @@ pub fn builder(translated: &str) -> RegexBuilder {
     b
 }
 
+/// A regex built from an already parsed pattern, configured like [`builder`] (leftmost-first, bytes, the same size
+/// limits). For rewrites of a parsed pattern that must not go back through text.
+pub fn meta_from_hir(hir: &regex_syntax::hir::Hir) -> Result<regex_automata::meta::Regex, String> {
+    let config = regex_automata::meta::Config::new()
+        .match_kind(regex_automata::MatchKind::LeftmostFirst)
+        .utf8_empty(false)
+        .nfa_size_limit(Some(SIZE_LIMIT))
+        .hybrid_cache_capacity(DFA_SIZE_LIMIT);
+    regex_automata::meta::Builder::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
+}
+
 /// Compiles a Go RE2 pattern for matching bytes (`regex.is_match(s.as_bytes())`).
 pub fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern, TranslateOptions::default());

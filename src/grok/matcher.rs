@@ -4,12 +4,22 @@
 //! semantic of the expression, `""` for a group that did not take part. QUIRK kept: an expression without any
 //! semantic never succeeds (CrowdSec treats an empty result map as a failed match).
 //!
+//! Speed: most syslog-style expressions end in `%{GREEDYDATA:message}` (a last group `(.*)`, perhaps followed by
+//! `$`). On a line without `\n` that group always takes the rest of the line, whatever the text before it matched
+//! (greedy, nothing after it can fail), so the leftmost-first match of the whole expression is the leftmost-first
+//! match of everything before the group, plus the rest of the line. Such expressions also keep a regex of the part
+//! before the group: the search stops where that part ends instead of scanning, reversing and capturing over the
+//! whole message (`^%{SYSLOGLINE}` on an sshd line: about 3× less work). Lines holding `\n` use the whole regex.
+//!
 //! What this module is not: it does not expand patterns (`expand`, `library`) or decide where results go (parser).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use regex::bytes::{CaptureLocations, Regex};
+use regex_automata::PatternID;
+use regex_automata::util::captures::Captures as HeadLocs;
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use super::GrokError;
 use super::expand::Expansion;
@@ -25,6 +35,58 @@ pub struct CompiledGrok {
     sems: Arc<[(Arc<str>, usize)]>,
     /// The grok text it was compiled from (or the pattern name for `grok.name`).
     source: Arc<str>,
+    /// The expression without its trailing rest-of-line group, when it has one (see the module comment).
+    head: Option<Arc<TailSplit>>,
+}
+
+/// `regex` = `head (.*)` or `head (.*)$`: `head` compiled alone, and the number of the `(.*)` group.
+#[derive(Debug)]
+struct TailSplit {
+    head: regex_automata::meta::Regex,
+    tail_group: usize,
+    /// `(?s)`: the group also takes `\n`, so the rest of the input is the group whatever it holds.
+    dot_all: bool,
+}
+
+impl TailSplit {
+    /// The split of `regex` (its text, `groups` capturing groups), if it ends in a rest-of-line group.
+    fn of(regex: &str, groups: usize) -> Option<TailSplit> {
+        let hir =
+            regex_syntax::ParserBuilder::new().unicode(false).utf8(false).octal(true).build().parse(regex).ok()?;
+        let HirKind::Concat(parts) = hir.kind() else { return None };
+        let mut end = parts.len();
+        if end > 0 && matches!(parts[end - 1].kind(), HirKind::Look(Look::End)) {
+            end -= 1;
+        }
+        let (last, head) = parts[..end].split_last()?;
+        let HirKind::Capture(cap) = last.kind() else { return None };
+        if cap.index as usize != groups {
+            return None;
+        }
+        let HirKind::Repetition(rep) = cap.sub.kind() else { return None };
+        if rep.min != 0 || rep.max.is_some() || !rep.greedy {
+            return None;
+        }
+        let HirKind::Class(Class::Bytes(class)) = rep.sub.kind() else { return None };
+        let ranges: Vec<(u8, u8)> = class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+        let dot_all = match ranges.as_slice() {
+            [(0x00, 0xFF)] => true,
+            [(0x00, 0x09), (0x0B, 0xFF)] => false,
+            _ => return None,
+        };
+        // Nothing to gain when the head is empty or only anchors.
+        if head.iter().all(|h| matches!(h.kind(), HirKind::Look(_))) {
+            return None;
+        }
+        // Built from the parsed form: printing it back to text would not keep non-ASCII bytes (`M(?:a|ä)?r`).
+        let head = crate::gocompat::regex::meta_from_hir(&Hir::concat(head.to_vec())).ok()?;
+        // The head must number its groups exactly like the whole expression (group 0 is the match).
+        (head.group_info().group_len(PatternID::ZERO) == groups).then_some(TailSplit {
+            head,
+            tail_group: groups,
+            dot_all,
+        })
+    }
 }
 
 impl CompiledGrok {
@@ -41,7 +103,8 @@ impl CompiledGrok {
                 message: format!("expected {} capture groups, the regex has {}", exp.groups, regex.captures_len() - 1),
             });
         }
-        Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source) })
+        let head = TailSplit::of(&exp.regex, exp.groups).map(Arc::new);
+        Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source), head })
     }
 
     /// The grok expression (or pattern name) this was compiled from.
@@ -69,10 +132,39 @@ impl CompiledGrok {
         if self.sems.is_empty() {
             return None;
         }
+        if let Some(split) = &self.head
+            && (split.dot_all || memchr::memchr(b'\n', input.as_bytes()).is_none())
+        {
+            let mut locs = split.head.create_captures();
+            split.head.captures(input.as_bytes(), &mut locs);
+            let (_, end) = locs.get_match().map(|m| (m.start(), m.end()))?;
+            return Some(Captures { grok: self, input, locs: Locs::Head(locs, split.tail_group, end) });
+        }
         let mut locs = self.regex.capture_locations();
         self.regex.captures_read(&mut locs, input.as_bytes())?;
-        Some(Captures { grok: self, input, locs })
+        Some(Captures { grok: self, input, locs: Locs::Whole(locs) })
     }
+
+    /// Whether searches skip the trailing rest-of-line group (for tests and `explain`).
+    pub fn splits_tail(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// The same search with the whole regex, never the split one (the reference the split is tested against).
+    #[doc(hidden)]
+    pub fn captures_unsplit<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
+        let mut locs = self.regex.capture_locations();
+        self.regex.captures_read(&mut locs, input.as_bytes())?;
+        Some(Captures { grok: self, input, locs: Locs::Whole(locs) })
+    }
+}
+
+/// Group spans of a search: the whole regex's, or the head's plus the tail group (its number, where it starts; it
+/// ends at the end of the input).
+#[derive(Debug)]
+enum Locs {
+    Whole(CaptureLocations),
+    Head(HeadLocs, usize, usize),
 }
 
 /// The result of a successful [`CompiledGrok::captures`]: every semantic with its value.
@@ -80,7 +172,7 @@ impl CompiledGrok {
 pub struct Captures<'g, 'i> {
     grok: &'g CompiledGrok,
     input: &'i str,
-    locs: CaptureLocations,
+    locs: Locs,
 }
 
 impl<'g, 'i> Captures<'g, 'i> {
@@ -107,12 +199,22 @@ impl<'g, 'i> Captures<'g, 'i> {
 
     /// Byte range of the whole match in the input.
     pub fn span(&self) -> (usize, usize) {
-        self.locs.get(0).unwrap_or((0, 0))
+        self.group_span(0).unwrap_or((0, 0))
+    }
+
+    fn group_span(&self, g: usize) -> Option<(usize, usize)> {
+        match &self.locs {
+            Locs::Whole(locs) => locs.get(g),
+            Locs::Head(_, tail, start) if *tail == g => Some((*start, self.input.len())),
+            Locs::Head(locs, _, _) if g == 0 => locs.get_group(0).map(|s| (s.start, self.input.len())),
+            Locs::Head(locs, _, _) => locs.get_group(g).map(|s| (s.start, s.end)),
+        }
     }
 
     fn group(&self, g: usize) -> Cow<'i, str> {
         let input: &'i str = self.input;
-        match self.locs.get(g) {
+        let span = self.group_span(g);
+        match span {
             None => Cow::Borrowed(""),
             Some((s, e)) => match input.get(s..e) {
                 Some(v) => Cow::Borrowed(v),
@@ -150,6 +252,55 @@ mod tests {
         let g = lib.compile("%{WORD:w}").unwrap();
         assert_eq!(g.captures("  hello world").unwrap().get("w").as_deref(), Some("hello"));
         assert!(g.captures("  ...  ").is_none());
+    }
+
+    #[test]
+    fn trailing_rest_of_line_group_is_split_off() {
+        let lib = PatternLibrary::new();
+        // CrowdSec's SYSLOGLINE (it lives in the hub's pattern files, not in the base patterns).
+        let syslogline = "(?:%{SYSLOGTIMESTAMP:timestamp}|%{TIMESTAMP_ISO8601:timestamp8601}) \
+                          (?:%{SYSLOGFACILITY} )?%{SYSLOGHOST:logsource}+(?: %{SYSLOGPROG}:|) %{GREEDYDATA:message}";
+        let g = lib.compile(&format!("^{syslogline}")).unwrap();
+        assert!(g.splits_tail());
+        let lines = [
+            "Mar  2 14:10:48 host01 sshd[1234]: Failed password for root from 1.2.3.4 port 22 ssh2",
+            "Mar  2 14:10:48 host01 sshd[1234]: ",
+            "Mar  2 14:10:48 host01 kernel: two\nlines",
+            "2026-03-02T14:10:48+00:00 host01 cron[1]: x y z",
+            "not syslog",
+            "",
+        ];
+        for line in lines {
+            let split = g
+                .captures(line)
+                .map(|c| (c.span(), c.iter().map(|(k, v)| (k.clone(), v.into_owned())).collect::<Vec<_>>()));
+            let whole = g
+                .captures_unsplit(line)
+                .map(|c| (c.span(), c.iter().map(|(k, v)| (k.clone(), v.into_owned())).collect::<Vec<_>>()));
+            assert_eq!(split, whole, "{line:?}");
+        }
+        assert_eq!(
+            g.captures(lines[0]).unwrap().get("message").as_deref(),
+            Some("Failed password for root from 1.2.3.4 port 22 ssh2")
+        );
+        // `$` after the group, a lazy group before it, and `(?s)`.
+        for (pattern, line, want) in [
+            ("^%{DATA:a} %{GREEDYDATA:b}$", "x y z", ("x", "y z")),
+            ("%{WORD:a}=(?s)%{GREEDYDATA:b}", "k=v\nw", ("k", "v\nw")),
+            ("%{WORD:a}=%{GREEDYDATA:b}", "k=v\nw", ("k", "v")),
+        ] {
+            let g = lib.compile(pattern).unwrap();
+            assert!(g.splits_tail(), "{pattern}");
+            let c = g.captures(line).unwrap();
+            assert_eq!(
+                (c.get("a").unwrap().into_owned(), c.get("b").unwrap().into_owned()),
+                (want.0.into(), want.1.into())
+            );
+        }
+        // Not split: nothing before the group, a group that is not last, a lazy group.
+        for pattern in ["%{GREEDYDATA:a}", "%{GREEDYDATA:a} %{WORD:b}", "%{WORD:a} %{DATA:b}"] {
+            assert!(!lib.compile(pattern).unwrap().splits_tail(), "{pattern}");
+        }
     }
 
     #[test]
