@@ -397,6 +397,27 @@ impl Node for Call {
     }
 }
 
+/// A pure helper call of `evt` fields whose string value is kept in the per-event memo (`expr::memo`).
+struct Memoized {
+    slot: usize,
+    inner: N,
+}
+impl Node for Memoized {
+    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
+        let Some(cell) = cx.memo.and_then(|m| m.cell(cx.evt, self.slot)) else { return self.inner.eval(cx) };
+        if let Some(s) = cell.get() {
+            return Ok(Value::str(s));
+        }
+        match self.inner.eval(cx)? {
+            Value::Str(s) => Ok(Value::str(cell.get_or_init(|| s.into_owned()))),
+            other => Ok(other),
+        }
+    }
+    fn span(&self) -> Span {
+        self.inner.span()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PredKind {
     All,
@@ -1440,7 +1461,62 @@ impl Compiler<'_> {
         for x in args {
             a.push(self.expr(x)?.0);
         }
-        Ok((Box::new(Call { f: b.f, args: a, span }), b.ty))
+        let call: N = Box::new(Call { f: b.f, args: a, span });
+        if self.env.memoize
+            && let Some(key) = self.memo_key(name, args)
+        {
+            let slot = self.env.services.memo.slot(&key);
+            return Ok((Box::new(Memoized { slot, inner: call }), b.ty));
+        }
+        Ok((call, b.ty))
+    }
+
+    /// The canonical text of `name(args)` when it is a pure helper of `evt` fields and constants only (so its
+    /// value depends on nothing but the event), else `None`.
+    fn memo_key(&self, name: &str, args: &[Expr]) -> Option<String> {
+        use std::fmt::Write;
+        fn walk(c: &Compiler, e: &Expr, out: &mut String, evt: &mut bool) -> bool {
+            match &e.kind {
+                Kind::Str(s) => write!(out, "{s:?}").is_ok(),
+                Kind::Int(i) => write!(out, "{i}").is_ok(),
+                Kind::Bool(b) => write!(out, "{b}").is_ok(),
+                Kind::Ident(_) if c.is_evt_root(e) => {
+                    *evt = true;
+                    out.push_str("evt");
+                    true
+                }
+                Kind::Member { obj, key, optional: false } if matches!(key.kind, Kind::Str(_)) => {
+                    walk(c, obj, out, evt) && {
+                        out.push('[');
+                        walk(c, key, out, evt) && {
+                            out.push(']');
+                            true
+                        }
+                    }
+                }
+                Kind::Call { name, args, .. } if super::guard::PURE.contains(&name.as_str()) => {
+                    call(c, name, args, out, evt)
+                }
+                _ => false,
+            }
+        }
+        fn call(c: &Compiler, name: &str, args: &[Expr], out: &mut String, evt: &mut bool) -> bool {
+            out.push_str(name);
+            out.push('(');
+            for a in args {
+                if !walk(c, a, out, evt) {
+                    return false;
+                }
+                out.push(',');
+            }
+            out.push(')');
+            true
+        }
+        if !super::guard::PURE.contains(&name) {
+            return None;
+        }
+        let (mut out, mut evt) = (String::new(), false);
+        (call(self, name, args, &mut out, &mut evt) && evt).then_some(out)
     }
 
     fn pred_call(&mut self, kind: PredKind, name: &str, args: &[Expr], span: Span) -> Result<(N, Ty), ExprError> {

@@ -32,6 +32,7 @@ pub mod guard;
 pub mod helpers;
 pub mod host;
 pub mod lexer;
+pub mod memo;
 pub mod ops;
 pub mod parser;
 pub mod services;
@@ -44,6 +45,7 @@ pub use compile::compile;
 pub use data::{DataKind, DataStore};
 pub use error::{ExprError, Span};
 pub use host::{HostKind, HostObject, Ty};
+pub use memo::{Memo, MemoTable};
 pub use services::{DecisionCounter, NetworkPolicy, Services};
 pub use stash::Stash;
 pub use value::{Value, ValueMap};
@@ -79,12 +81,21 @@ impl RootType {
 pub struct CompileEnv {
     pub(crate) roots: Vec<(String, RootType)>,
     pub(crate) services: Arc<Services>,
+    /// Memoise pure string sub-expressions of `evt` in the services' [`MemoTable`] (scenario filters).
+    pub(crate) memoize: bool,
 }
 
 impl CompileEnv {
     /// No root variables.
     pub fn new(services: Arc<Services>) -> Self {
-        CompileEnv { roots: Vec::new(), services }
+        CompileEnv { roots: Vec::new(), services, memoize: false }
+    }
+
+    /// Pure string sub-expressions of `evt` (`Upper(evt.Meta.http_path)`) read and fill the per-event [`Memo`]
+    /// that the evaluation's scope carries ([`Scope::with_memo`]); without one they are computed as usual.
+    pub fn with_memo(mut self) -> Self {
+        self.memoize = true;
+        self
     }
 
     /// `evt` typed as the event: parser nodes, scenario filters, groupby, whitelists.
@@ -161,11 +172,20 @@ pub struct Scope<'a> {
     pub(crate) locals: Vec<Value<'a>>,
     pub(crate) mutations: Vec<Mutation>,
     arena: Option<&'a EvalArena>,
+    pub(crate) memo: Option<&'a Memo>,
 }
 
 impl<'a> Scope<'a> {
     pub fn new(services: &'a Services) -> Self {
-        Scope { services, evt: None, roots: Vec::new(), locals: Vec::new(), mutations: Vec::new(), arena: None }
+        Scope {
+            services,
+            evt: None,
+            roots: Vec::new(),
+            locals: Vec::new(),
+            mutations: Vec::new(),
+            arena: None,
+            memo: None,
+        }
     }
 
     /// Binds `evt`.
@@ -180,6 +200,13 @@ impl<'a> Scope<'a> {
     /// expressions.
     pub fn with_arena(mut self, arena: &'a EvalArena) -> Self {
         self.arena = Some(arena);
+        self
+    }
+
+    /// Shares the values of memoised sub-expressions with the other evaluations on the same event (see
+    /// [`memo`]).
+    pub fn with_memo(mut self, memo: &'a Memo) -> Self {
+        self.memo = Some(memo);
         self
     }
 

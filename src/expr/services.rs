@@ -36,6 +36,8 @@ pub struct Services {
     pinned_now: RwLock<Option<Timestamp>>,
     pub network: NetworkPolicy,
     pub decisions: Option<Arc<dyn DecisionCounter>>,
+    /// Slots of the sub-expressions memoised per event by scenario filters.
+    pub memo: super::memo::MemoTable,
 }
 
 impl Default for Services {
@@ -46,6 +48,7 @@ impl Default for Services {
             pinned_now: RwLock::new(None),
             network: NetworkPolicy::default(),
             decisions: None,
+            memo: super::memo::MemoTable::default(),
         }
     }
 }

@@ -358,7 +358,9 @@ impl ScenarioCompiler<'_> {
         let evt_env = self.env(&[]);
         let cond_env = self.env(&[("queue", RootType::Any), ("leaky", RootType::Any)]);
         let ovf_env = self.env(&[("queue", RootType::Any), ("leaky", RootType::Any), ("signal", RootType::Any)]);
-        let filter = s.filter.as_ref().and_then(|e| self.expr(file, e, &evt_env, "filter"));
+        // Filters run on every event: their shared `Upper(evt.Meta.http_path)` & co are computed once per event.
+        let filter_env = self.env(&[]).with_memo();
+        let filter = s.filter.as_ref().and_then(|e| self.expr(file, e, &filter_env, "filter"));
         if s.filter.as_ref().is_none_or(|f| f.is_blank()) {
             self.errors.push(ConfigError::new(file, pos.0, pos.1, format!("scenario {name}: filter is mandatory")));
         }

@@ -24,7 +24,7 @@ use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, ExpectMode, Timestamp};
-use crate::expr::{EvalArena, Scope, Services, Value};
+use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 
 use super::alert::overflow_event;
 use super::compile::{Kind, Scenario};
@@ -205,6 +205,8 @@ impl Buckets {
         // (`evt.SetMeta`) gets its own copy on write, so buckets already holding it keep what they saw.
         let mut evt = Arc::new(evt);
         let scenarios = Arc::clone(&self.scenarios);
+        let slots = self.services.memo.len();
+        let mut memo = Memo::new(&evt, slots);
         for (si, sc) in scenarios.iter().enumerate() {
             if let Some(g) = &sc.guard
                 && !g.admits(&evt)
@@ -214,7 +216,7 @@ impl Buckets {
             if let Some(f) = &sc.filter {
                 let arena = EvalArena::new();
                 let (r, muts) = {
-                    let mut scope = Scope::new(&self.services).with_evt(&evt).with_arena(&arena);
+                    let mut scope = Scope::new(&self.services).with_evt(&evt).with_arena(&arena).with_memo(&memo);
                     let r = f.eval_bool(&mut scope);
                     (r, scope.take_mutations())
                 };
@@ -223,6 +225,8 @@ impl Buckets {
                     for m in muts {
                         m.apply(e);
                     }
+                    // The event changed (and may have moved): what was memoised may be stale.
+                    memo = Memo::new(&evt, slots);
                 }
                 match r {
                     Ok(true) => {}

@@ -121,6 +121,17 @@ fn blackhole_suppresses_overflows_within_its_window() {
 }
 
 #[test]
+fn a_filter_that_writes_to_the_event_invalidates_the_memoised_values() {
+    // The first scenario reads Upper(evt.Meta.log_type) (memoised), then a second rewrites log_type; the third must
+    // see the new value, not the memoised one.
+    let yaml = "type: trigger\nname: t/a\ndescription: d\nfilter: Upper(evt.Meta.log_type) == 'FAIL'\n---\n\
+type: trigger\nname: t/b\ndescription: d\nfilter: evt.SetMeta('log_type', 'other') && false\n---\n\
+type: trigger\nname: t/c\ndescription: d\nfilter: Upper(evt.Meta.log_type) == 'OTHER'\n";
+    let got: Vec<String> = run(yaml, &[(0, ip("1.1.1.1"))]).into_iter().map(|(s, ..)| s).collect();
+    assert_eq!(got, ["t/a", "t/c"]);
+}
+
+#[test]
 fn trigger_overflows_on_every_event() {
     let yaml = "type: trigger\nname: t/trig\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
 groupby: evt.Meta.source_ip\n";
