@@ -1,6 +1,7 @@
 //! Hostile input through `correlator replay`: binary garbage, NUL bytes, invalid UTF-8 and a huge line are counted
 //! as unparsed lines without stopping the run (the valid lines around them still raise their alert); a hub item
-//! with a misspelt field is refused with `file:line:col: unknown field ...` and a non-zero exit, never a panic.
+//! with a misspelt field is refused with `file:line:col: unknown field ...` and a non-zero exit, never a panic; a
+//! whitelist expression that fails at run time is counted in the summary and whitelists nothing.
 
 mod common;
 
@@ -94,4 +95,46 @@ fn a_misspelt_field_is_refused_with_its_position() {
     let want = format!("{}:6:1: unknown field `capcity`", sc.join("bf.yaml").display());
     assert!(stderr.contains(&want), "expected {want:?} in:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Copies a directory tree (the shipped hub, to add an item to it).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_failing_whitelist_expression_is_counted_and_whitelists_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = dir.path().join("hub");
+    copy_tree(std::path::Path::new(&format!("{REPO}/hub")), &hub);
+    let wl = hub.join("parsers/s02-enrich/me");
+    std::fs::create_dir_all(&wl).unwrap();
+    // `program` is "sshd": converting it to an integer fails at run time on every event.
+    std::fs::write(
+        wl.join("broken-whitelist.yaml"),
+        "name: me/broken-whitelist\ndescription: d\nwhitelist:\n  reason: broken\n  expression:\n    \
+         - int(evt.Parsed.program) > 0\n",
+    )
+    .unwrap();
+    let log = dir.path().join("auth.log");
+    let lines: String = (0..8)
+        .map(|i| {
+            format!("Mar  2 10:00:0{i} host sshd[10{i}]: Failed password for root from 198.51.100.77 port 4{i} ssh2\n")
+        })
+        .collect();
+    std::fs::write(&log, lines).unwrap();
+    let out = replay(hub.to_str().unwrap(), &log);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("whitelist expression: 8"), "no whitelist error count in:\n{stderr}");
+    // Not whitelisted: the brute force is still reported.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("198.51.100.77"), "{stderr}");
 }

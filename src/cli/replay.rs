@@ -268,6 +268,7 @@ fn error_lines(p: &Pipeline) -> Vec<String> {
         ("parser static", c.static_errors.load(Relaxed)),
         ("parser node (event dropped)", c.node_errors.load(Relaxed)),
         ("grok expression", c.grok_source_errors.load(Relaxed)),
+        ("whitelist expression", c.whitelist_errors.load(Relaxed)),
         ("scenario", scenario_errors.iter().map(|(n, _)| n).sum()),
     ];
     let parts: Vec<String> = kinds.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}: {n}")).collect();

@@ -270,6 +270,7 @@ impl Metrics {
             ("static", &c.static_errors),
             ("node", &c.node_errors),
             ("grok_source", &c.grok_source_errors),
+            ("whitelist", &c.whitelist_errors),
         ] {
             let help = "Parser expressions that failed at run time (logged with the item name)";
             s.counter("correlator_parser_errors_total", help, &[("kind", kind)], v.load(Ordering::Relaxed));

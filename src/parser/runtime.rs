@@ -21,6 +21,8 @@ pub struct ParserCounters {
     pub static_errors: AtomicU64,
     pub node_errors: AtomicU64,
     pub grok_source_errors: AtomicU64,
+    /// Whitelist `expression`s that failed (the event is then not whitelisted, like CrowdSec).
+    pub whitelist_errors: AtomicU64,
 }
 
 impl ParserCounters {

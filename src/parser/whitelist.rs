@@ -55,6 +55,7 @@ impl Whitelist {
                 Ok(false) => {}
                 Err(e) => {
                     // CrowdSec stops the check on a runtime error: not whitelisted.
+                    super::runtime::ParserCounters::bump(&rt.counters.whitelist_errors);
                     crate::warn_limited!(expression = p.source(), "whitelist expression failed: {e}");
                     return false;
                 }
