@@ -41,7 +41,14 @@ impl Stages {
     pub fn compile(items: &[ItemFile], compiler: &mut NodeCompiler) -> Stages {
         let mut stages: Vec<Stage> = Vec::new();
         for item in items {
-            let stage_name = item.stage.clone().unwrap_or_default();
+            let Some(stage_name) = item.stage.clone() else {
+                compiler.errors.push(crate::config::yaml::ConfigError::file(
+                    &item.path,
+                    "not in a stage directory, so its stage is unknown: put it under …/s00-raw/, …/s01-parse/, \
+                     …/s02-enrich/ (parsers) or …/s00-enrich/ (postoverflows)",
+                ));
+                continue;
+            };
             // A broken document is reported; the file's other documents are still compiled, so every problem
             // shows up in one pass.
             let (docs, errors) = read_node_file_each(&item.path);

@@ -56,19 +56,25 @@ pub struct BuildOptions {
     pub stacks: Vec<PathBuf>,
 }
 
-/// Does `name`/`path` match one selection entry?
-fn selected(item: &ItemFile, yaml_names: &[String], patterns: &[String]) -> bool {
-    patterns.iter().any(|p| {
-        let p = p.trim();
-        if p.is_empty() {
-            return false;
-        }
-        let candidates = std::iter::once(item.name.as_str())
-            .chain(item.name.rsplit('/').next())
-            .chain(yaml_names.iter().map(String::as_str))
-            .chain(item.path.to_str());
-        candidates.into_iter().any(|c| glob_match(p, c))
-    })
+/// Does `name`/`path` match this selection entry? An entry naming an existing file matches the item at that path,
+/// however either path is spelt (`hub/scenarios/me/x.yaml`, `./…`, absolute).
+fn selected_by(item: &ItemFile, yaml_names: &[String], pattern: &str) -> bool {
+    let p = pattern.trim();
+    if p.is_empty() {
+        return false;
+    }
+    let candidates = std::iter::once(item.name.as_str())
+        .chain(item.name.rsplit('/').next())
+        .chain(yaml_names.iter().map(String::as_str))
+        .chain(item.path.to_str());
+    if candidates.into_iter().any(|c| glob_match(p, c)) {
+        return true;
+    }
+    same_file(Path::new(p), &item.path)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a.is_file() && matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// `*` matches any run of characters (including `/`), `?` one character.
@@ -106,11 +112,51 @@ fn doc_names(item: &ItemFile) -> Vec<String> {
         .collect()
 }
 
-fn select(items: Vec<ItemFile>, patterns: &[String]) -> Vec<ItemFile> {
+/// The items the selection names, plus item files it names outside the hub (`--scenarios ./mine.yaml`); a warning
+/// for each entry that selects nothing (a typo would otherwise silently disable a detection).
+fn select(
+    hub: &Path,
+    items: Vec<ItemFile>,
+    kind: ItemKind,
+    patterns: &[String],
+    warnings: &mut Vec<ConfigError>,
+) -> Vec<ItemFile> {
     if patterns.iter().any(|p| p.trim() == "*") {
         return items;
     }
-    items.into_iter().filter(|i| selected(i, &doc_names(i), patterns)).collect()
+    let names: Vec<Vec<String>> = items.iter().map(doc_names).collect();
+    let mut used = vec![false; patterns.len()];
+    let mut out: Vec<ItemFile> = items
+        .into_iter()
+        .zip(&names)
+        .filter(|(item, names)| {
+            let mut hit = false;
+            for (i, p) in patterns.iter().enumerate() {
+                if selected_by(item, names, p) {
+                    used[i] = true;
+                    hit = true;
+                }
+            }
+            hit
+        })
+        .map(|(item, _)| item)
+        .collect();
+    for (p, used) in patterns.iter().zip(used) {
+        let p = p.trim();
+        if used || p.is_empty() {
+            continue;
+        }
+        let path = Path::new(p);
+        if path.is_file() {
+            out.push(ItemFile::from_path(kind, path));
+        } else {
+            warnings.push(ConfigError::file(
+                hub,
+                format!("the {} selection entry {p:?} matches no item (name, glob or file)", kind.dir()),
+            ));
+        }
+    }
+    out
 }
 
 /// Compiles a pipeline. Errors are collected across all items; any error fails the build (a security daemon
@@ -132,7 +178,7 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
             Vec::new()
         } else {
             match hub::discover(&opts.hub, kind) {
-                Ok(v) => select(v, sel),
+                Ok(v) => select(&opts.hub, v, kind, sel, &mut warnings),
                 Err(e) => {
                     errors.push(e);
                     Vec::new()
@@ -294,5 +340,44 @@ mod tests {
             let mut scope = crate::expr::Scope::new(&p.services);
             assert_eq!(prog.eval_bool(&mut scope).is_ok(), enabled);
         }
+    }
+
+    /// Selection entries: a name, a file of the hub however its path is written, a file outside the hub (added),
+    /// and a typo (warned about, not silently ignored).
+    #[test]
+    fn selections_take_names_files_and_warn_about_typos() {
+        let d = tempfile::tempdir().unwrap();
+        let hub = d.path().join("hub");
+        let sc = hub.join("scenarios/me");
+        std::fs::create_dir_all(&sc).unwrap();
+        let yaml = |name: &str| {
+            format!("type: trigger\nname: {name}\ndescription: d\nfilter: evt.Meta.x == 'y'\ngroupby: evt.Meta.x\n")
+        };
+        std::fs::write(sc.join("a.yaml"), yaml("me/a")).unwrap();
+        std::fs::write(sc.join("b.yaml"), yaml("me/b")).unwrap();
+        std::fs::write(sc.join("c.yaml"), yaml("me/c")).unwrap();
+        let outside = d.path().join("mine.yaml");
+        std::fs::write(&outside, yaml("me/outside")).unwrap();
+        // `b` through a path with a detour, so it is not the discovered path spelt differently only by case.
+        let b_path = hub.join("scenarios/../scenarios/me/b.yaml");
+        let selection = Selection {
+            scenarios: vec![
+                "me/a".into(),
+                b_path.to_string_lossy().into_owned(),
+                outside.to_string_lossy().into_owned(),
+                "me/typo".into(),
+            ],
+            ..Selection::default()
+        };
+        let p = build(&BuildOptions { hub: hub.clone(), selection, ..BuildOptions::default() }).unwrap();
+        let mut names: Vec<&str> = p.scenarios.iter().map(|s| &*s.name).collect();
+        names.sort();
+        assert_eq!(names, ["me/a", "me/b", "me/outside"]);
+        let warnings: Vec<String> = p.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            warnings.iter().any(|w| w.contains("\"me/typo\" matches no item")),
+            "no warning for the typo: {warnings:?}"
+        );
+        assert_eq!(warnings.iter().filter(|w| w.contains("matches no item")).count(), 1, "{warnings:?}");
     }
 }
