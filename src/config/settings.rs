@@ -245,6 +245,22 @@ impl Settings {
             None => vec![hub.join("patterns")],
         };
         let all = || vec!["*".to_string()];
+        // A file entry in a selection list is relative to this file's directory, like the paths above (the
+        // daemon's working directory may be `/`); names and globs stay as written.
+        let entries = |v: &Option<Vec<String>>| -> Vec<String> {
+            let Some(v) = v else { return all() };
+            v.iter()
+                .map(|e| {
+                    let p = Path::new(e.trim());
+                    let yaml = matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"));
+                    if yaml && p.is_relative() && base.join(p).is_file() {
+                        base.join(p).to_string_lossy().into_owned()
+                    } else {
+                        e.clone()
+                    }
+                })
+                .collect()
+        };
         let state = cfg.paths.state.as_deref().map(r).unwrap_or_else(|| base.join("../state"));
         let (store, api) = resolve_store_api(&file, &text, &cfg, &state, &r)?;
         Ok(Settings {
@@ -256,9 +272,9 @@ impl Settings {
             state,
             acquisition: cfg.acquisition.as_deref().map(r).unwrap_or_else(|| base.join("../acquis.yaml")),
             selection: Selection {
-                parsers: cfg.stack.parsers.clone().unwrap_or_else(all),
-                scenarios: cfg.stack.scenarios.clone().unwrap_or_else(all),
-                postoverflows: cfg.stack.postoverflows.clone().unwrap_or_else(all),
+                parsers: entries(&cfg.stack.parsers),
+                scenarios: entries(&cfg.stack.scenarios),
+                postoverflows: entries(&cfg.stack.postoverflows),
             },
             year: cfg.parsing.year,
             reverse_dns: cfg.parsing.reverse_dns.unwrap_or(false),
@@ -407,10 +423,18 @@ mod tests {
         std::fs::create_dir_all(&cfg).unwrap();
         std::fs::write(
             cfg.join("config.yaml"),
-            "paths:\n  hub: ../myhub\n  state: /var/lib/x\nstack:\n  scenarios: [correlator/ssh-bruteforce]\nparsing:\n  year: 2026\n",
+            "paths:\n  hub: ../myhub\n  state: /var/lib/x\nstack:\n  scenarios: [correlator/ssh-bruteforce]\n  \
+             postoverflows: [local/po.yaml, 'missing/*.yaml']\nparsing:\n  year: 2026\n",
         )
         .unwrap();
+        std::fs::create_dir_all(cfg.join("local")).unwrap();
+        std::fs::write(cfg.join("local/po.yaml"), "name: me/po\n").unwrap();
         let s = Settings::load(&cfg).unwrap();
+        // A file entry is relative to the configuration's directory, not to the daemon's working directory.
+        assert_eq!(
+            s.selection.postoverflows,
+            [cfg.join("local/po.yaml").to_string_lossy().into_owned(), "missing/*.yaml".to_string()]
+        );
         assert_eq!(s.hub, cfg.join("../myhub"));
         assert_eq!(s.patterns, vec![cfg.join("../myhub/patterns")]);
         assert_eq!(s.state, PathBuf::from("/var/lib/x"));

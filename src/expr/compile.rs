@@ -1463,6 +1463,7 @@ impl Compiler<'_> {
         }
         let call: N = Box::new(Call { f: b.f, args: a, span });
         if self.env.memoize
+            && matches!(b.ty, Ty::Str)
             && let Some(key) = self.memo_key(name, args)
         {
             let slot = self.env.services.memo.slot(&key);

@@ -57,9 +57,12 @@ impl ItemFile {
         let stage = if kind == ItemKind::Scenario {
             None
         } else {
-            // The first ancestor directory that looks like a stage (`s00-raw`), else the parent directory.
-            path.ancestors()
+            // `<stage>/x.yaml` or `<stage>/<author>/x.yaml`; looked up on the absolute path so that `x.yaml` given
+            // from inside `s01-parse/` works, and no further up, so an unrelated `/home/s1mon/` is not a stage.
+            let full = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+            full.ancestors()
                 .skip(1)
+                .take(2)
                 .filter_map(|p| p.file_name().and_then(|f| f.to_str()))
                 .find(|d| is_stage_name(d))
                 .map(str::to_string)

@@ -56,25 +56,34 @@ pub struct BuildOptions {
     pub stacks: Vec<PathBuf>,
 }
 
-/// Does `name`/`path` match this selection entry? An entry naming an existing file matches the item at that path,
-/// however either path is spelt (`hub/scenarios/me/x.yaml`, `./…`, absolute).
-fn selected_by(item: &ItemFile, yaml_names: &[String], pattern: &str) -> bool {
-    let p = pattern.trim();
-    if p.is_empty() {
-        return false;
-    }
-    let candidates = std::iter::once(item.name.as_str())
-        .chain(item.name.rsplit('/').next())
-        .chain(yaml_names.iter().map(String::as_str))
-        .chain(item.path.to_str());
-    if candidates.into_iter().any(|c| glob_match(p, c)) {
-        return true;
-    }
-    same_file(Path::new(p), &item.path)
+/// One selection entry, with the canonical path of the file it names, if it names one.
+struct Entry<'a> {
+    text: &'a str,
+    file: Option<PathBuf>,
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    a.is_file() && matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+impl<'a> Entry<'a> {
+    fn new(text: &'a str) -> Self {
+        let text = text.trim();
+        let path = Path::new(text);
+        Entry { text, file: if path.is_file() { path.canonicalize().ok() } else { None } }
+    }
+
+    /// Does the item (its name, file stem, YAML `name:`s, path) match? An entry naming an existing file matches
+    /// the item at that path however either path is spelt (`hub/scenarios/me/x.yaml`, `./…`, absolute).
+    fn selects(&self, item: &ItemFile, yaml_names: &[String], item_file: Option<&Path>) -> bool {
+        if self.text.is_empty() {
+            return false;
+        }
+        let candidates = std::iter::once(item.name.as_str())
+            .chain(item.name.rsplit('/').next())
+            .chain(yaml_names.iter().map(String::as_str))
+            .chain(item.path.to_str());
+        if candidates.into_iter().any(|c| glob_match(self.text, c)) {
+            return true;
+        }
+        matches!((&self.file, item_file), (Some(a), Some(b)) if a == b)
+    }
 }
 
 /// `*` matches any run of characters (including `/`), `?` one character.
@@ -112,48 +121,49 @@ fn doc_names(item: &ItemFile) -> Vec<String> {
         .collect()
 }
 
-/// The items the selection names, plus item files it names outside the hub (`--scenarios ./mine.yaml`); a warning
-/// for each entry that selects nothing (a typo would otherwise silently disable a detection).
+/// The hub items the selection names, plus item files it names outside the hub (`--scenarios ./mine.yaml`); a
+/// warning for each entry that selects nothing (a typo would otherwise silently disable a detection). `always`
+/// are the items enabled whatever the selection (stacks): naming one is not a typo.
 fn select(
     hub: &Path,
     items: Vec<ItemFile>,
+    always: &[ItemFile],
     kind: ItemKind,
     patterns: &[String],
     warnings: &mut Vec<ConfigError>,
 ) -> Vec<ItemFile> {
-    if patterns.iter().any(|p| p.trim() == "*") {
+    let entries: Vec<Entry> = patterns.iter().map(|p| Entry::new(p)).collect();
+    let every = entries.iter().any(|e| e.text == "*");
+    if every && entries.iter().all(|e| e.text == "*" || e.text.is_empty()) {
         return items;
     }
-    let names: Vec<Vec<String>> = items.iter().map(doc_names).collect();
-    let mut used = vec![false; patterns.len()];
-    let mut out: Vec<ItemFile> = items
-        .into_iter()
-        .zip(&names)
-        .filter(|(item, names)| {
-            let mut hit = false;
-            for (i, p) in patterns.iter().enumerate() {
-                if selected_by(item, names, p) {
-                    used[i] = true;
-                    hit = true;
-                }
+    let mut used: Vec<bool> = entries.iter().map(|e| e.text == "*" || e.text.is_empty()).collect();
+    let mut mark = |item: &ItemFile| -> bool {
+        let names = doc_names(item);
+        let file = item.path.canonicalize().ok();
+        let mut hit = false;
+        for (i, e) in entries.iter().enumerate() {
+            if e.selects(item, &names, file.as_deref()) {
+                used[i] = true;
+                hit = true;
             }
-            hit
-        })
-        .map(|(item, _)| item)
-        .collect();
-    for (p, used) in patterns.iter().zip(used) {
-        let p = p.trim();
-        if used || p.is_empty() {
+        }
+        hit
+    };
+    let mut out: Vec<ItemFile> = items.into_iter().filter(|item| mark(item) || every).collect();
+    for item in always {
+        mark(item);
+    }
+    for (e, used) in entries.iter().zip(used) {
+        if used {
             continue;
         }
-        let path = Path::new(p);
-        if path.is_file() {
-            out.push(ItemFile::from_path(kind, path));
-        } else {
-            warnings.push(ConfigError::file(
+        match &e.file {
+            Some(_) => out.push(ItemFile::from_path(kind, Path::new(e.text))),
+            None => warnings.push(ConfigError::file(
                 hub,
-                format!("the {} selection entry {p:?} matches no item (name, glob or file)", kind.dir()),
-            ));
+                format!("the {} selection entry {:?} matches no item (name, glob or file)", kind.dir(), e.text),
+            )),
         }
     }
     out
@@ -174,11 +184,22 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
     let mut warnings: Vec<ConfigError> = Vec::new();
 
     let mut find = |kind: ItemKind, sel: &[String]| -> Vec<ItemFile> {
+        let mut from_stacks = Vec::new();
+        for stack in &opts.stacks {
+            if !stack.is_dir() {
+                errors.push(ConfigError::file(stack, "stack not found (stack.use names a directory of <hub>/stacks)"));
+                continue;
+            }
+            match hub::discover(stack, kind) {
+                Ok(v) => from_stacks.extend(v),
+                Err(e) => errors.push(e),
+            }
+        }
         let mut items = if opts.only_extra {
             Vec::new()
         } else {
             match hub::discover(&opts.hub, kind) {
-                Ok(v) => select(&opts.hub, v, kind, sel, &mut warnings),
+                Ok(v) => select(&opts.hub, v, &from_stacks, kind, sel, &mut warnings),
                 Err(e) => {
                     errors.push(e);
                     Vec::new()
@@ -186,18 +207,12 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
             }
         };
         items.extend(opts.extra_items.iter().filter(|i| i.kind == kind).cloned());
-        for stack in &opts.stacks {
-            if !stack.is_dir() {
-                errors.push(ConfigError::file(stack, "stack not found (stack.use names a directory of <hub>/stacks)"));
-                continue;
-            }
-            match hub::discover(stack, kind) {
-                Ok(v) => items.extend(v),
-                Err(e) => errors.push(e),
-            }
-        }
+        items.extend(from_stacks);
         hub::sort_items(&mut items);
-        items.dedup_by(|a, b| a.path == b.path);
+        // The same file reached twice (listed by name and by path, `x.yaml` and `./x.yaml`, a stack item also
+        // selected by path) is loaded once: twice would pour every event into it twice.
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|i| seen.insert(i.path.canonicalize().unwrap_or_else(|_| i.path.clone())));
         items
     };
     let parser_items = find(ItemKind::Parser, &opts.selection.parsers);
@@ -379,5 +394,50 @@ mod tests {
             "no warning for the typo: {warnings:?}"
         );
         assert_eq!(warnings.iter().filter(|w| w.contains("matches no item")).count(), 1, "{warnings:?}");
+
+        // `*` plus a file outside the hub: everything, and the file; the same file named twice is loaded once.
+        let selection = Selection {
+            scenarios: vec![
+                "*".into(),
+                outside.to_string_lossy().into_owned(),
+                d.path().join("./mine.yaml").to_string_lossy().into_owned(),
+                "me/a".into(),
+                hub.join("scenarios/me/a.yaml").to_string_lossy().into_owned(),
+            ],
+            ..Selection::default()
+        };
+        let p = build(&BuildOptions { hub: hub.clone(), selection, ..BuildOptions::default() }).unwrap();
+        let mut names: Vec<&str> = p.scenarios.iter().map(|s| &*s.name).collect();
+        names.sort();
+        assert_eq!(names, ["me/a", "me/b", "me/c", "me/outside"]);
+        assert!(p.warnings.iter().all(|w| !w.to_string().contains("matches no item")), "{:?}", p.warnings);
+
+        // Naming an item of a stack in use is not a typo.
+        let stack = hub.join("stacks/s");
+        std::fs::create_dir_all(stack.join("scenarios/me")).unwrap();
+        std::fs::write(stack.join("scenarios/me/st.yaml"), yaml("me/stacked")).unwrap();
+        let selection = Selection { scenarios: vec!["me/a".into(), "me/stacked".into()], ..Selection::default() };
+        let p = build(&BuildOptions { hub: hub.clone(), selection, stacks: vec![stack], ..BuildOptions::default() })
+            .unwrap();
+        let mut names: Vec<&str> = p.scenarios.iter().map(|s| &*s.name).collect();
+        names.sort();
+        assert_eq!(names, ["me/a", "me/stacked"]);
+        assert!(p.warnings.iter().all(|w| !w.to_string().contains("matches no item")), "{:?}", p.warnings);
+    }
+
+    /// A parser's stage is its parent or grandparent directory, never a directory further up.
+    #[test]
+    fn a_parser_stage_comes_from_its_parent_or_grandparent_only() {
+        let d = tempfile::tempdir().unwrap();
+        let deep = d.path().join("s1mon/work/parsers/x.yaml");
+        let staged = d.path().join("hub/parsers/s01-parse/me/y.yaml");
+        let flat = d.path().join("hub/parsers/s02-enrich/z.yaml");
+        for f in [&deep, &staged, &flat] {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "name: me/x\n").unwrap();
+        }
+        assert_eq!(ItemFile::from_path(ItemKind::Parser, &deep).stage, None);
+        assert_eq!(ItemFile::from_path(ItemKind::Parser, &staged).stage.as_deref(), Some("s01-parse"));
+        assert_eq!(ItemFile::from_path(ItemKind::Parser, &flat).stage.as_deref(), Some("s02-enrich"));
     }
 }
