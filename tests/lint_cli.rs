@@ -24,7 +24,7 @@ fn our_hub_has_no_problem() {
 /// A copy of our hub.
 fn hub_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("hub"), dir.path());
+    common::copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("hub"), dir.path());
     dir
 }
 
@@ -46,19 +46,6 @@ fn broken_hub() -> tempfile::TempDir {
     )
     .unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -43,24 +43,11 @@ Mar  2 08:45:03 web-01 sshd[5705]: Accepted password for bob from 198.51.100.12 
 Mar  2 08:45:04 web-01 sshd[5706]: Failed password for oracle from 203.0.113.9 port 40000 ssh2
 ";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
 /// A hub with the repository's parsers and the audit scenario, and a config with csv, jsonl and exec listeners.
 fn setup(dir: &Path) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for sub in ["parsers", "patterns", "data"] {
-        copy_dir(&root.join("hub").join(sub), &dir.join("hub").join(sub));
+        common::copy_dir(&root.join("hub").join(sub), &dir.join("hub").join(sub));
     }
     std::fs::create_dir_all(dir.join("hub/scenarios/test")).unwrap();
     std::fs::write(dir.join("hub/scenarios/test/audit.yaml"), AUDIT_SCENARIO).unwrap();

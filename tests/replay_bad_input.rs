@@ -97,24 +97,11 @@ fn a_misspelt_field_is_refused_with_its_position() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-/// Copies a directory tree (the shipped hub, to add an item to it).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_failing_whitelist_expression_is_counted_and_whitelists_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let hub = dir.path().join("hub");
-    copy_tree(std::path::Path::new(&format!("{REPO}/hub")), &hub);
+    common::copy_dir(std::path::Path::new(&format!("{REPO}/hub")), &hub);
     let wl = hub.join("parsers/s02-enrich/me");
     std::fs::create_dir_all(&wl).unwrap();
     // `program` is "sshd": converting it to an integer fails at run time on every event.

@@ -14,23 +14,30 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::event::Event;
 
-/// Slot numbers by canonical sub-expression text, for one pipeline's compiled filters.
+/// Slot numbers by canonical sub-expression text, for one pipeline's compiled filters. Slots are allocated while
+/// compiling; the pour loop reads only the length, once per event, hence an atomic beside the locked map.
 #[derive(Debug, Default)]
-pub struct MemoTable(Mutex<HashMap<String, usize>>);
+pub struct MemoTable {
+    slots: Mutex<HashMap<String, usize>>,
+    len: AtomicUsize,
+}
 
 impl MemoTable {
     /// The slot of `key`, allocated on first use.
     pub(crate) fn slot(&self, key: &str) -> usize {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let next = map.len();
-        *map.entry(key.to_string()).or_insert(next)
+        let slot = *map.entry(key.to_string()).or_insert(next);
+        self.len.store(map.len(), Ordering::Release);
+        slot
     }
 
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.len.load(Ordering::Acquire)
     }
 
     pub fn is_empty(&self) -> bool {

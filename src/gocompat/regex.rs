@@ -260,6 +260,18 @@ pub fn builder(translated: &str) -> RegexBuilder {
     b
 }
 
+/// Parses a translated pattern with the settings of [`builder`] (ASCII classes, bytes, octal escapes), for code
+/// that inspects or rewrites the pattern rather than matching with it.
+pub fn parse_hir(translated: &str) -> Result<regex_syntax::hir::Hir, Box<regex_syntax::Error>> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .octal(true)
+        .build()
+        .parse(translated)
+        .map_err(Box::new)
+}
+
 /// A regex built from an already parsed pattern, configured like [`builder`] (leftmost-first, bytes, the same size
 /// limits). For rewrites of a parsed pattern that must not go back through text.
 pub fn meta_from_hir(hir: &regex_syntax::hir::Hir) -> Result<regex_automata::meta::Regex, String> {

@@ -276,16 +276,11 @@ fn check_syntax(name: &str, translated: &str) -> Result<(), GrokError> {
         last = t.end;
     }
     plain.push_str(&translated[last..]);
-    regex_syntax::ParserBuilder::new().unicode(false).utf8(false).octal(true).build().parse(&plain).map(|_| ()).map_err(
-        |e| {
-            let msg = e.to_string();
-            let last = msg.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or(msg.as_str());
-            GrokError::Regex {
-                pattern: name.to_string(),
-                message: last.trim().trim_start_matches("error: ").to_string(),
-            }
-        },
-    )
+    crate::gocompat::regex::parse_hir(&plain).map(|_| ()).map_err(|e| {
+        let msg = e.to_string();
+        let last = msg.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or(msg.as_str());
+        GrokError::Regex { pattern: name.to_string(), message: last.trim().trim_start_matches("error: ").to_string() }
+    })
 }
 
 /// The `NAME BODY` lines of a pattern file, with 1-based line numbers. Same acceptance as grokky's `^(\w+)\s+(.+)$`

@@ -51,8 +51,7 @@ struct TailSplit {
 impl TailSplit {
     /// The split of `regex` (its text, `groups` capturing groups), if it ends in a rest-of-line group.
     fn of(regex: &str, groups: usize) -> Option<TailSplit> {
-        let hir =
-            regex_syntax::ParserBuilder::new().unicode(false).utf8(false).octal(true).build().parse(regex).ok()?;
+        let hir = crate::gocompat::regex::parse_hir(regex).ok()?;
         let HirKind::Concat(parts) = hir.kind() else { return None };
         let mut end = parts.len();
         if end > 0 && matches!(parts[end - 1].kind(), HirKind::Look(Look::End)) {
@@ -140,9 +139,7 @@ impl CompiledGrok {
             let (_, end) = locs.get_match().map(|m| (m.start(), m.end()))?;
             return Some(Captures { grok: self, input, locs: Locs::Head(locs, split.tail_group, end) });
         }
-        let mut locs = self.regex.capture_locations();
-        self.regex.captures_read(&mut locs, input.as_bytes())?;
-        Some(Captures { grok: self, input, locs: Locs::Whole(locs) })
+        self.captures_unsplit(input)
     }
 
     /// Whether searches skip the trailing rest-of-line group (for tests and `explain`).

@@ -254,23 +254,13 @@ impl Node {
         evt: &Event,
         rt: &Runtime,
     ) -> crate::event::AuditRecord {
-        let columns = schema
-            .fields
-            .iter()
-            .map(|(name, p)| {
-                let mut scope = crate::expr::Scope::new(rt.services).with_evt(evt);
-                let value = match p.eval(&mut scope) {
-                    Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
-                    Err(e) => {
-                        ParserCounters::bump(&rt.counters.static_errors);
-                        crate::warn_limited!(node = %self.name, origin = %self.origin, field = %name, "audit field failed: {e}");
-                        String::new()
-                    }
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        crate::event::AuditRecord { schema: schema.name.clone(), columns }
+        schema.record(
+            || crate::expr::Scope::new(rt.services).with_evt(evt),
+            |field, e| {
+                ParserCounters::bump(&rt.counters.static_errors);
+                crate::warn_limited!(node = %self.name, origin = %self.origin, field = %field, "audit field failed: {e}");
+            },
+        )
     }
 
     fn error(&self, rt: &Runtime, msg: &str) -> Outcome {

@@ -65,6 +65,32 @@ pub struct AuditSchema {
     pub fields: Vec<(String, Program)>,
 }
 
+impl AuditSchema {
+    /// One row: each field evaluated in a scope from `scope` (the overflow event, plus whatever the caller binds);
+    /// a field that fails is empty and reported to `failed` (field name, error) for counting and logging.
+    pub fn record<'s>(
+        &'s self,
+        mut scope: impl FnMut() -> expr::Scope<'s>,
+        mut failed: impl FnMut(&str, &expr::ExprError),
+    ) -> crate::event::AuditRecord {
+        let columns = self
+            .fields
+            .iter()
+            .map(|(name, p)| {
+                let value = match p.eval(&mut scope()) {
+                    Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
+                    Err(e) => {
+                        failed(name, &e);
+                        String::new()
+                    }
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        crate::event::AuditRecord { schema: self.name.clone(), columns }
+    }
+}
+
 /// Lifecycle counters of a scenario (exported as `cs_bucket_*` metrics).
 #[derive(Debug, Default)]
 pub struct ScenarioStats {

@@ -85,25 +85,18 @@ fn audit_record(
 ) -> crate::event::AuditRecord {
     let queue = QueueView::new(&inst.queue, sc.queue_limit);
     let leaky = LeakyView { inst, scenario: sc };
-    let columns = schema
-        .fields
-        .iter()
-        .map(|(name, p)| {
+    schema.record(
+        || {
             let mut scope = Scope::new(services).with_evt(ovf);
             scope.bind("queue", Value::host(&queue));
             scope.bind("leaky", Value::host(&leaky));
-            let value = match p.eval(&mut scope) {
-                Ok(v) => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_go_string()),
-                Err(e) => {
-                    sc.stats.error();
-                    crate::warn_limited!(scenario = %sc.name, field = %name, "audit field failed: {e}");
-                    String::new()
-                }
-            };
-            (name.clone(), value)
-        })
-        .collect();
-    crate::event::AuditRecord { schema: schema.name.clone(), columns }
+            scope
+        },
+        |field, e| {
+            sc.stats.error();
+            crate::warn_limited!(scenario = %sc.name, field = %field, "audit field failed: {e}");
+        },
+    )
 }
 
 /// Why the pour loop stopped early for an event.
