@@ -378,13 +378,21 @@ pub struct Event {
 
 impl Default for Event {
     fn default() -> Self {
+        Event::with_line(Line::default())
+    }
+}
+
+impl Event {
+    /// A default event holding `line`. Not `Event { line, ..Event::default() }`: that would build and drop a
+    /// default `Line` (three allocations) for every log line.
+    fn with_line(line: Line) -> Self {
         Event {
             kind: EventType::Log,
             expect_mode: ExpectMode::Live,
             whitelisted: false,
             whitelist_reason: String::new(),
             stage: String::new(),
-            line: Line::default(),
+            line,
             parsed: FieldMap::new(),
             enriched: FieldMap::new(),
             meta: FieldMap::new(),
@@ -397,20 +405,16 @@ impl Default for Event {
             process: false,
         }
     }
-}
 
-impl Event {
     /// A log event for one raw line from a source.
     pub fn from_line(line: Line, mode: ExpectMode) -> Self {
         // Sized for a typical parsed line, so the maps do not grow step by step on every event.
-        Event {
-            line,
-            expect_mode: mode,
-            parsed: FieldMap::with_capacity(16),
-            meta: FieldMap::with_capacity(12),
-            enriched: FieldMap::with_capacity(2),
-            ..Event::default()
-        }
+        let mut evt = Event::with_line(line);
+        evt.expect_mode = mode;
+        evt.parsed = FieldMap::with_capacity(16);
+        evt.meta = FieldMap::with_capacity(12);
+        evt.enriched = FieldMap::with_capacity(2);
+        evt
     }
 
     /// `evt.GetMeta(key)`: for an overflow, the first non-empty value among the alert's events (CrowdSec searches

@@ -283,6 +283,13 @@ pub fn meta_from_hir(hir: &regex_syntax::hir::Hir) -> Result<regex_automata::met
     regex_automata::meta::Builder::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
 }
 
+/// The Thompson NFA of an already parsed pattern, configured like [`meta_from_hir`] (bytes, every capture group,
+/// the same size limit), for engines used directly rather than through the meta regex.
+pub fn nfa_from_hir(hir: &regex_syntax::hir::Hir) -> Result<regex_automata::nfa::thompson::NFA, String> {
+    let config = regex_automata::nfa::thompson::Config::new().utf8(false).nfa_size_limit(Some(SIZE_LIMIT));
+    regex_automata::nfa::thompson::Compiler::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
+}
+
 /// Compiles a Go RE2 pattern for matching bytes (`regex.is_match(s.as_bytes())`).
 pub fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern, TranslateOptions::default());

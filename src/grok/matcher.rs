@@ -4,21 +4,37 @@
 //! semantic of the expression, `""` for a group that did not take part. QUIRK kept: an expression without any
 //! semantic never succeeds (CrowdSec treats an empty result map as a failed match).
 //!
-//! Speed: most syslog-style expressions end in `%{GREEDYDATA:message}` (a last group `(.*)`, perhaps followed by
-//! `$`). On a line without `\n` that group always takes the rest of the line, whatever the text before it matched
-//! (greedy, nothing after it can fail), so the leftmost-first match of the whole expression is the leftmost-first
-//! match of everything before the group, plus the rest of the line. Such expressions also keep a regex of the part
-//! before the group: the search stops where that part ends instead of scanning, reversing and capturing over the
-//! whole message (`^%{SYSLOGLINE}` on an sshd line: about 3× less work). Lines holding `\n` use the whole regex.
+//! Speed, two shortcuts, each checked against the plain search ([`CompiledGrok::captures_reference`]) on the hub
+//! corpus by `tests/grok_hub.rs`:
+//!
+//! * Tail split. Most syslog-style expressions end in `%{GREEDYDATA:message}` (a last group `(.*)`, perhaps followed
+//!   by `$`). On a line without `\n` that group always takes the rest of the line, whatever the text before it
+//!   matched (greedy, nothing after it can fail), so the leftmost-first match of the whole expression is the
+//!   leftmost-first match of everything before the group, plus the rest of the line. Such expressions also keep a
+//!   regex of the part before the group: the search stops where that part ends instead of scanning, reversing and
+//!   capturing over the whole message (`^%{SYSLOGLINE}` on an sshd line: about 3× less work). Lines holding `\n`
+//!   use the whole regex.
+//! * Direct capture. For the groups, the meta regex finds the end of the match with a forward DFA, its start with a
+//!   reverse DFA, and only then runs the backtracker over that span: three passes. Log lines that match nearly
+//!   always match from their first byte, so once a match is known to exist (a forward DFA said so, stopping at the
+//!   first match state, or the parent's prefilter set did), the backtracker runs alone, anchored at the start. A
+//!   match there *is* the leftmost-first match (no match can start further left, and the backtracker follows the
+//!   priority order); otherwise the meta regex searches as before. The existence check comes first because a
+//!   backtracker that fails costs far more than a DFA that rejects. Lines too long for the backtracker's bounded
+//!   memory go to the meta regex.
 //!
 //! What this module is not: it does not expand patterns (`expand`, `library`) or decide where results go (parser).
 
 use std::borrow::Cow;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use regex::bytes::{CaptureLocations, Regex};
-use regex_automata::PatternID;
+use regex_automata::nfa::thompson::backtrack::{BoundedBacktracker, Cache};
 use regex_automata::util::captures::Captures as HeadLocs;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::primitives::NonMaxUsize;
+use regex_automata::{Anchored, Input, PatternID};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use super::GrokError;
@@ -37,6 +53,8 @@ pub struct CompiledGrok {
     source: Arc<str>,
     /// The expression without its trailing rest-of-line group, when it has one (see the module comment).
     head: Option<Arc<TailSplit>>,
+    /// The whole expression's backtracker, for the direct capture (see the module comment).
+    direct: Option<Arc<Direct>>,
 }
 
 /// `regex` = `head (.*)` or `head (.*)$`: `head` compiled alone, and the number of the `(.*)` group.
@@ -49,9 +67,8 @@ struct TailSplit {
 }
 
 impl TailSplit {
-    /// The split of `regex` (its text, `groups` capturing groups), if it ends in a rest-of-line group.
-    fn of(regex: &str, groups: usize) -> Option<TailSplit> {
-        let hir = crate::gocompat::regex::parse_hir(regex).ok()?;
+    /// The split of `hir` (`groups` capturing groups), if it ends in a rest-of-line group.
+    fn of(hir: &Hir, groups: usize) -> Option<TailSplit> {
         let HirKind::Concat(parts) = hir.kind() else { return None };
         let mut end = parts.len();
         if end > 0 && matches!(parts[end - 1].kind(), HirKind::Look(Look::End)) {
@@ -80,11 +97,54 @@ impl TailSplit {
         // Built from the parsed form: printing it back to text would not keep non-ASCII bytes (`M(?:a|ä)?r`).
         let head = crate::gocompat::regex::meta_from_hir(&Hir::concat(head.to_vec())).ok()?;
         // The head must number its groups exactly like the whole expression (group 0 is the match).
-        (head.group_info().group_len(PatternID::ZERO) == groups).then_some(TailSplit {
+        (head.group_info().group_len(PatternID::ZERO) == groups).then(|| TailSplit {
             head,
             tail_group: groups,
             dot_all,
         })
+    }
+}
+
+type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// A bounded backtracker over the whole expression, with a pool of per-thread scratch memory.
+struct Direct {
+    engine: BoundedBacktracker,
+    caches: Pool<Cache, CacheFn>,
+    /// Capture slots: two per group, group 0 (the match) included.
+    slots: usize,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct").field("slots", &self.slots).finish()
+    }
+}
+
+impl Direct {
+    /// The backtracker of `hir` (`groups` capturing groups besides group 0); `None` if it cannot be built.
+    fn of(hir: &Hir, groups: usize) -> Option<Direct> {
+        let nfa = crate::gocompat::regex::nfa_from_hir(hir).ok()?;
+        if nfa.group_info().group_len(PatternID::ZERO) != groups + 1 {
+            return None;
+        }
+        let engine = BoundedBacktracker::new_from_nfa(nfa).ok()?;
+        let for_cache = engine.clone();
+        let create: CacheFn = Box::new(move || for_cache.create_cache());
+        Some(Direct { engine, caches: Pool::new(create), slots: 2 * (groups + 1) })
+    }
+
+    /// The capture slots of the match starting at 0; `None` when there is none or the input is too long.
+    fn search(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
+        if input.len() > self.engine.max_haystack_len() {
+            return None;
+        }
+        let mut slots = vec![None; self.slots];
+        let mut cache = self.caches.get();
+        match self.engine.try_search_slots(&mut cache, &Input::new(input).anchored(Anchored::Yes), &mut slots) {
+            Ok(Some(_)) => Some(slots),
+            _ => None,
+        }
     }
 }
 
@@ -102,8 +162,10 @@ impl CompiledGrok {
                 message: format!("expected {} capture groups, the regex has {}", exp.groups, regex.captures_len() - 1),
             });
         }
-        let head = TailSplit::of(&exp.regex, exp.groups).map(Arc::new);
-        Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source), head })
+        let hir = crate::gocompat::regex::parse_hir(&exp.regex).ok();
+        let head = hir.as_ref().and_then(|h| TailSplit::of(h, exp.groups)).map(Arc::new);
+        let direct = hir.as_ref().and_then(|h| Direct::of(h, exp.groups)).map(Arc::new);
+        Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source), head, direct })
     }
 
     /// The grok expression (or pattern name) this was compiled from.
@@ -128,18 +190,37 @@ impl CompiledGrok {
 
     /// Searches `input`; `None` when nothing matches or the expression has no semantic.
     pub fn captures<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
+        self.search(input, false)
+    }
+
+    /// Like [`CompiledGrok::captures`], for an input the caller knows this regex matches (a [`super::GrokSet`]
+    /// candidate): skips the existence check. Same result whether or not the input really matches.
+    pub fn captures_matching<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
+        self.search(input, true)
+    }
+
+    fn search<'g, 'i>(&'g self, input: &'i str, known_match: bool) -> Option<Captures<'g, 'i>> {
         if self.sems.is_empty() {
             return None;
         }
+        let bytes = input.as_bytes();
         if let Some(split) = &self.head
-            && (split.dot_all || memchr::memchr(b'\n', input.as_bytes()).is_none())
+            && (split.dot_all || memchr::memchr(b'\n', bytes).is_none())
         {
             let mut locs = split.head.create_captures();
-            split.head.captures(input.as_bytes(), &mut locs);
+            split.head.captures(bytes, &mut locs);
             let (_, end) = locs.get_match().map(|m| (m.start(), m.end()))?;
             return Some(Captures { grok: self, input, locs: Locs::Head(locs, split.tail_group, end) });
         }
-        self.captures_unsplit(input)
+        if let Some(direct) = &self.direct {
+            if !known_match && !self.regex.is_match(bytes) {
+                return None;
+            }
+            if let Some(slots) = direct.search(bytes) {
+                return Some(Captures { grok: self, input, locs: Locs::Slots(slots) });
+            }
+        }
+        self.captures_reference(input)
     }
 
     /// Whether searches skip the trailing rest-of-line group (for tests and `explain`).
@@ -147,21 +228,26 @@ impl CompiledGrok {
         self.head.is_some()
     }
 
-    /// The same search with the whole regex, never the split one (the reference the split is tested against).
+    /// The plain search: the whole regex through the meta regex, without the tail split or the direct capture (the
+    /// reference those are tested against).
     #[doc(hidden)]
-    pub fn captures_unsplit<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
+    pub fn captures_reference<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
+        if self.sems.is_empty() {
+            return None;
+        }
         let mut locs = self.regex.capture_locations();
         self.regex.captures_read(&mut locs, input.as_bytes())?;
         Some(Captures { grok: self, input, locs: Locs::Whole(locs) })
     }
 }
 
-/// Group spans of a search: the whole regex's, or the head's plus the tail group (its number, where it starts; it
-/// ends at the end of the input).
+/// Group spans of a search: the whole regex's; the head's plus the tail group (its number, where it starts; it
+/// ends at the end of the input); or the backtracker's slots (two per group).
 #[derive(Debug)]
 enum Locs {
     Whole(CaptureLocations),
     Head(HeadLocs, usize, usize),
+    Slots(Vec<Option<NonMaxUsize>>),
 }
 
 /// The result of a successful [`CompiledGrok::captures`]: every semantic with its value.
@@ -200,11 +286,17 @@ impl<'g, 'i> Captures<'g, 'i> {
     }
 
     fn group_span(&self, g: usize) -> Option<(usize, usize)> {
+        let len = self.input.len();
         match &self.locs {
             Locs::Whole(locs) => locs.get(g),
-            Locs::Head(_, tail, start) if *tail == g => Some((*start, self.input.len())),
-            Locs::Head(locs, _, _) if g == 0 => locs.get_group(0).map(|s| (s.start, self.input.len())),
+            Locs::Head(_, tail, start) if *tail == g => Some((*start, len)),
+            Locs::Head(locs, _, _) if g == 0 => locs.get_group(0).map(|s| (s.start, len)),
             Locs::Head(locs, _, _) => locs.get_group(g).map(|s| (s.start, s.end)),
+            Locs::Slots(slots) => {
+                let s = slots.get(2 * g).copied().flatten()?.get();
+                let e = slots.get(2 * g + 1).copied().flatten()?.get();
+                Some((s, e))
+            }
         }
     }
 
@@ -272,7 +364,7 @@ mod tests {
                 .captures(line)
                 .map(|c| (c.span(), c.iter().map(|(k, v)| (k.clone(), v.into_owned())).collect::<Vec<_>>()));
             let whole = g
-                .captures_unsplit(line)
+                .captures_reference(line)
                 .map(|c| (c.span(), c.iter().map(|(k, v)| (k.clone(), v.into_owned())).collect::<Vec<_>>()));
             assert_eq!(split, whole, "{line:?}");
         }

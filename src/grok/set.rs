@@ -68,7 +68,7 @@ impl GrokSet {
     /// The first member, in order, that matches with captures — what trying each pattern in turn would give.
     pub fn first_match<'s, 'i>(&'s self, input: &'i str) -> Option<(usize, Captures<'s, 'i>)> {
         let cands = self.candidates(input);
-        cands.iter().find_map(|i| self.groks[i].captures(input).map(|c| (i, c)))
+        cands.iter().find_map(|i| self.groks[i].captures_matching(input).map(|c| (i, c)))
     }
 }
 

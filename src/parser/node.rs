@@ -119,6 +119,8 @@ pub struct Node {
 enum GrokHint {
     Unknown,
     CannotMatch,
+    /// The regex matches the input (the prefilter set found it): the grok can skip its own existence check.
+    Matches,
 }
 
 /// The stages of the pipeline the node belongs to, for `next_stage` promotion.
@@ -175,7 +177,7 @@ impl Node {
                 if hint == GrokHint::CannotMatch {
                     self.trace(evt, "grok ruled out by prefilter");
                     (false, false)
-                } else if self.run_grok(g, evt, rt) {
+                } else if self.run_grok(g, evt, rt, hint == GrokHint::Matches) {
                     if let Err(e) = statics::apply_all(&g.statics, evt, rt) {
                         return self.error(rt, &e.0);
                     }
@@ -276,11 +278,12 @@ impl Node {
         }
     }
 
-    /// Runs the grok; on a match writes every capture into `Parsed` (unmatched groups as `""`).
-    fn run_grok(&self, g: &GrokStep, evt: &mut Event, rt: &Runtime) -> bool {
+    /// Runs the grok; on a match writes every capture into `Parsed` (unmatched groups as `""`). `known`: the
+    /// prefilter found that the regex matches the input.
+    fn run_grok(&self, g: &GrokStep, evt: &mut Event, rt: &Runtime, known: bool) -> bool {
         let matched = match &g.source {
             GrokSource::Expr(p) => match rt.eval_text(p, evt) {
-                Ok(text) => write_captures(&g.pattern, &text, &mut evt.parsed),
+                Ok(text) => write_captures(&g.pattern, &text, &mut evt.parsed, known),
                 Err(e) => {
                     ParserCounters::bump(&rt.counters.grok_source_errors);
                     self.trace(evt, &format!("grok expression failed: {e}"));
@@ -288,11 +291,11 @@ impl Node {
                 }
             },
             // Line.Raw and Parsed are different fields: captures go straight into Parsed.
-            GrokSource::Raw => write_captures(&g.pattern, &evt.line.raw, &mut evt.parsed),
+            GrokSource::Raw => write_captures(&g.pattern, &evt.line.raw, &mut evt.parsed, known),
             GrokSource::Parsed(k) => {
                 // The input lives in Parsed itself: collect first (values are inline CompactStrings, no heap
                 // allocation for short ones), then write.
-                let caps = evt.parsed.get(k).and_then(|text| collect_captures(&g.pattern, text));
+                let caps = evt.parsed.get(k).and_then(|text| collect_captures(&g.pattern, text, known));
                 match caps {
                     Some(caps) => {
                         for (k, v) in caps {
@@ -338,7 +341,8 @@ impl Node {
         }
         match cache {
             Some((_, hits)) if !hits.contains(member) => GrokHint::CannotMatch,
-            _ => GrokHint::Unknown,
+            Some(_) => GrokHint::Matches,
+            None => GrokHint::Unknown,
         }
     }
 }
@@ -394,8 +398,9 @@ impl InputStamp {
 
 /// Runs `pattern` on `text`; on a match, writes every semantic and its value (`""` for groups that did not take
 /// part) into `parsed`. A match without any semantic counts as no match (grokky returns an empty map).
-fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap) -> bool {
-    let Some(caps) = pattern.captures(text) else { return false };
+fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap, known: bool) -> bool {
+    let caps = if known { pattern.captures_matching(text) } else { pattern.captures(text) };
+    let Some(caps) = caps else { return false };
     if caps.is_empty() {
         return false;
     }
@@ -406,8 +411,8 @@ fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap) -> 
 }
 
 /// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`).
-fn collect_captures(pattern: &CompiledGrok, text: &str) -> Option<Vec<(Arc<str>, CompactString)>> {
-    let caps = pattern.captures(text)?;
+fn collect_captures(pattern: &CompiledGrok, text: &str, known: bool) -> Option<Vec<(Arc<str>, CompactString)>> {
+    let caps = if known { pattern.captures_matching(text) } else { pattern.captures(text) }?;
     if caps.is_empty() {
         return None;
     }

@@ -106,6 +106,8 @@ impl Stages {
             return false;
         }
         if evt.stage.is_empty() {
+            // Room for the longest stage name: promotions to later stages then reuse the buffer.
+            evt.stage.reserve(self.names.iter().map(|n| n.len()).max().unwrap_or(0));
             evt.stage.push_str(&self.stages[0].name);
         }
         if evt.time.is_none() {
