@@ -20,6 +20,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use compact_str::CompactString;
 use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
@@ -232,12 +233,13 @@ impl Buckets {
                     }
                 }
             }
-            let key = match &sc.groupby {
-                None => String::new(),
+            // Inline up to 24 bytes (an IP, a user name): no allocation unless a new bucket is created.
+            let key: CompactString = match &sc.groupby {
+                None => CompactString::default(),
                 Some(g) => {
                     let mut scope = Scope::new(&self.services).with_evt(&evt);
                     match g.eval(&mut scope) {
-                        Ok(Value::Str(s)) => s.to_string(),
+                        Ok(Value::Str(s)) => CompactString::from(&*s),
                         Ok(other) => {
                             sc.stats.error();
                             let msg =
@@ -267,7 +269,8 @@ impl Buckets {
         self.pour(ovf, now, out)
     }
 
-    fn pour_one(&mut self, si: usize, key: String, evt: &Arc<Event>, now: Timestamp, out: &mut Vec<Event>) {
+    fn pour_one(&mut self, si: usize, key: CompactString, evt: &Arc<Event>, now: Timestamp, out: &mut Vec<Event>) {
+        let key = key.as_str();
         let scenarios = Arc::clone(&self.scenarios);
         scenarios[si].stats.poured.fetch_add(1, Ordering::Relaxed);
         let fam = self.family[si];
@@ -275,7 +278,7 @@ impl Buckets {
         let map = &mut self.instances[fam];
         // Time-machine expiry is checked when the next event arrives (spec §7.6): a bucket idle for longer than
         // its lifetime on the log's clock is replaced by a fresh one.
-        if let Some(inst) = map.get(&key)
+        if let Some(inst) = map.get(key)
             && inst.mode == ExpectMode::TimeMachine
             && inst.first_ts.is_some()
             && scenarios[inst.owner].kind != Kind::Counter
@@ -283,21 +286,23 @@ impl Buckets {
             && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner].expiry)
         {
             let owner = inst.owner;
-            let old = map.remove(&key).expect("instance present");
+            let old = map.remove(key).expect("instance present");
             self.expire(owner, *old, out);
         }
         let map = &mut self.instances[fam];
-        // One lookup for the common case (the bucket exists); the key is copied only for a new bucket, and again
-        // only when the bucket goes away below.
-        let inst = match map.entry(key) {
-            Entry::Occupied(o) => o.into_mut(),
-            Entry::Vacant(v) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let mut inst = Instance::new(&scenarios[si], si, v.key().clone(), mode, id);
-                inst.clock = Arc::clone(&evt.line.src);
-                scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
-                v.insert(Box::new(inst))
+        // The key is copied only for a new bucket (and again only when the bucket goes away below). Looking up by
+        // `&str` first costs a second hash for a new bucket, but no allocation for the common case.
+        let inst = if map.contains_key(key) {
+            map.get_mut(key).expect("instance present")
+        } else {
+            let id = self.next_id;
+            self.next_id += 1;
+            let mut inst = Instance::new(&scenarios[si], si, key.to_string(), mode, id);
+            inst.clock = Arc::clone(&evt.line.src);
+            scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
+            match map.entry(key.to_string()) {
+                Entry::Vacant(v) => v.insert(Box::new(inst)),
+                Entry::Occupied(o) => o.into_mut(),
             }
         };
         let owner = inst.owner;
