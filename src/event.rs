@@ -95,8 +95,12 @@ impl FieldMap {
                 if k.len() == kb.len() && k.as_bytes() == kb {
                     return Ok(i);
                 }
-                if insert_at == self.entries.len() && k.as_bytes() > kb {
-                    insert_at = i;
+                // The first byte decides the order of most pairs of keys: compare it inline before calling memcmp.
+                if insert_at == self.entries.len() {
+                    let (kf, bf) = (k.as_bytes().first(), kb.first());
+                    if kf > bf || (kf == bf && k.as_bytes() > kb) {
+                        insert_at = i;
+                    }
                 }
             }
             return Err(insert_at);
