@@ -21,7 +21,8 @@
 //!   match there *is* the leftmost-first match (no match can start further left, and the backtracker follows the
 //!   priority order); otherwise the meta regex searches as before. The existence check comes first because a
 //!   backtracker that fails costs far more than a DFA that rejects. Lines too long for the backtracker's bounded
-//!   memory go to the meta regex.
+//!   memory go to the meta regex, and so do expressions anchored with `^` (the meta regex already starts at byte 0
+//!   for them, with a one-pass DFA when the pattern allows one) and expressions that split.
 //!
 //! What this module is not: it does not expand patterns (`expand`, `library`) or decide where results go (parser).
 
@@ -134,11 +135,13 @@ impl Direct {
         Some(Direct { engine, caches: Pool::new(create), slots: 2 * (groups + 1) })
     }
 
-    /// The capture slots of the match starting at 0; `None` when there is none or the input is too long.
+    /// Whether `input` fits the backtracker's bounded memory (checked before anything else is spent on it).
+    fn takes(&self, input: &[u8]) -> bool {
+        input.len() <= self.engine.max_haystack_len()
+    }
+
+    /// The capture slots of the match starting at 0; `None` when there is none (or the input is too long).
     fn search(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
-        if input.len() > self.engine.max_haystack_len() {
-            return None;
-        }
         let mut slots = vec![None; self.slots];
         let mut cache = self.caches.get();
         match self.engine.try_search_slots(&mut cache, &Input::new(input).anchored(Anchored::Yes), &mut slots) {
@@ -164,7 +167,15 @@ impl CompiledGrok {
         }
         let hir = crate::gocompat::regex::parse_hir(&exp.regex).ok();
         let head = hir.as_ref().and_then(|h| TailSplit::of(h, exp.groups)).map(Arc::new);
-        let direct = hir.as_ref().and_then(|h| Direct::of(h, exp.groups)).map(Arc::new);
+        // Not for an expression that splits (the head is searched instead; a line holding `\n` is rare enough for
+        // the meta regex), nor for one anchored with `^`: the meta regex searches those from byte 0 already, with
+        // its one-pass DFA when the pattern allows one, which beats the backtracker.
+        let direct = match &hir {
+            Some(h) if head.is_none() && !h.properties().look_set_prefix().contains(Look::Start) => {
+                Direct::of(h, exp.groups).map(Arc::new)
+            }
+            _ => None,
+        };
         Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source), head, direct })
     }
 
@@ -212,7 +223,9 @@ impl CompiledGrok {
             let (_, end) = locs.get_match().map(|m| (m.start(), m.end()))?;
             return Some(Captures { grok: self, input, locs: Locs::Head(locs, split.tail_group, end) });
         }
-        if let Some(direct) = &self.direct {
+        if let Some(direct) = &self.direct
+            && direct.takes(bytes)
+        {
             if !known_match && !self.regex.is_match(bytes) {
                 return None;
             }

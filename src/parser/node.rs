@@ -143,10 +143,13 @@ impl Node {
         self.process_hinted(evt, rt, stages, GrokHint::Unknown)
     }
 
-    fn process_hinted(&self, evt: &mut Event, rt: &Runtime, stages: &StageNames, hint: GrokHint) -> Outcome {
+    fn process_hinted(&self, evt: &mut Event, rt: &Runtime, stages: &StageNames, mut hint: GrokHint) -> Outcome {
         // What the event held before, so a debug trace can say what the node set. Only for `debug: true` nodes:
         // three map copies per event are fine when someone is watching one node, not on every node.
         let before = self.debug.then(|| FieldsBefore::of(evt));
+        // The parent's prefilter saw `Parsed` as it is now; a filter or whitelist calling `evt.SetParsed` may change
+        // the grok's input, and then the hint no longer holds.
+        let parsed_generation = evt.parsed.generation();
         // 1. filter
         if let Some(f) = &self.filter {
             match rt.eval_bool(f, evt) {
@@ -171,6 +174,9 @@ impl Node {
         };
 
         // 4. grok
+        if evt.parsed.generation() != parsed_generation {
+            hint = GrokHint::Unknown;
+        }
         let (mut ok, grok_ok) = match &self.grok {
             None => (true, false),
             Some(g) => {
@@ -460,8 +466,13 @@ mod tests {
     use crate::parser::enrich::{EnrichConfig, Enrichers, SystemClock};
     use crate::parser::stages::Stages;
 
-    /// Parses `raw` with the node file `yaml`, returning what was logged under the default `--log-level`.
+    /// Parses `raw` with the node file `yaml`, returning the event and what was logged under the default
+    /// `--log-level`.
     fn parse_logged(yaml: &str, raw: &str) -> String {
+        parse(yaml, raw).1
+    }
+
+    fn parse(yaml: &str, raw: &str) -> (Event, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node.yaml");
         std::fs::write(&path, yaml).unwrap();
@@ -480,11 +491,28 @@ mod tests {
         let enrichers = Enrichers::new(&EnrichConfig::default());
         let counters = ParserCounters::default();
         let rt = Runtime { services: &services, enrichers: &enrichers, clock: &SystemClock, counters: &counters };
-        crate::itemdebug::tests::logged("warn", || {
-            let line = crate::event::Line { raw: raw.into(), module: Arc::from("file"), ..Default::default() };
-            let mut evt = Event::from_line(line, crate::event::ExpectMode::TimeMachine);
+        let line = crate::event::Line { raw: raw.into(), module: Arc::from("file"), ..Default::default() };
+        let mut evt = Event::from_line(line, crate::event::ExpectMode::TimeMachine);
+        let logged = crate::itemdebug::tests::logged("warn", || {
             stages.parse(&mut evt, &rt, None);
-        })
+        });
+        (evt, logged)
+    }
+
+    /// The children prefilter decides before a child runs its filter; a filter that rewrites the grok's input with
+    /// `evt.SetParsed` must not be judged on the old text.
+    #[test]
+    fn a_filter_rewriting_the_grok_input_voids_the_prefilter_verdict() {
+        let yaml = "name: me/parent\nonsuccess: next_stage\ngrok:\n  pattern: '^%{GREEDYDATA:msg}$'\n  apply_on: Line.Raw\n\
+                    nodes:\n\
+                    \x20 - filter: \"evt.SetParsed('msg', 'user bob')\"\n    grok:\n      pattern: 'user %{WORD:user}'\n      apply_on: msg\n\
+                    \x20 - grok:\n      pattern: 'host %{WORD:host}'\n      apply_on: msg\n\
+                    \x20 - grok:\n      pattern: 'port %{INT:port}'\n      apply_on: msg\n";
+        let (evt, logged) = parse(yaml, "nothing to see");
+        assert_eq!(evt.parsed.get("user"), Some("bob"), "{logged}");
+        // And the verdicts still hold when nothing rewrites the input.
+        let (evt, _) = parse(&yaml.replace("evt.SetParsed('msg', 'user bob')", "true"), "port 22");
+        assert_eq!((evt.parsed.get("user"), evt.parsed.get("port")), (None, Some("22")));
     }
 
     const NODE: &str = "name: me/app\ndebug: true\nonsuccess: next_stage\ngrok:\n  pattern: '^%{IP:source_ip} %{WORD:verb}'\n  apply_on: Line.Raw\nstatics:\n  - meta: source_ip\n    expression: evt.Parsed.source_ip\n";
