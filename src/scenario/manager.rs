@@ -15,7 +15,6 @@
 //! of the scenario that created it.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -300,10 +299,7 @@ impl Buckets {
             let mut inst = Instance::new(&scenarios[si], si, key.to_string(), mode, id);
             inst.clock = Arc::clone(&evt.line.src);
             scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
-            match map.entry(key.to_string()) {
-                Entry::Vacant(v) => v.insert(Box::new(inst)),
-                Entry::Occupied(o) => o.into_mut(),
-            }
+            map.entry(key.to_string()).or_insert(Box::new(inst))
         };
         let owner = inst.owner;
         let sc = &scenarios[owner];
