@@ -201,16 +201,18 @@ impl CompiledGrok {
 
     /// Searches `input`; `None` when nothing matches or the expression has no semantic.
     pub fn captures<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
-        self.search(input, false)
+        self.captures_known(input, false)
     }
 
     /// Like [`CompiledGrok::captures`], for an input the caller knows this regex matches (a [`super::GrokSet`]
     /// candidate): skips the existence check. Same result whether or not the input really matches.
     pub fn captures_matching<'g, 'i>(&'g self, input: &'i str) -> Option<Captures<'g, 'i>> {
-        self.search(input, true)
+        self.captures_known(input, true)
     }
 
-    fn search<'g, 'i>(&'g self, input: &'i str, known_match: bool) -> Option<Captures<'g, 'i>> {
+    /// [`CompiledGrok::captures_matching`] when `known_match`, else [`CompiledGrok::captures`]: for callers that
+    /// learn from a prefilter whether the regex matches.
+    pub fn captures_known<'g, 'i>(&'g self, input: &'i str, known_match: bool) -> Option<Captures<'g, 'i>> {
         if self.sems.is_empty() {
             return None;
         }

@@ -405,8 +405,7 @@ impl InputStamp {
 /// Runs `pattern` on `text`; on a match, writes every semantic and its value (`""` for groups that did not take
 /// part) into `parsed`. A match without any semantic counts as no match (grokky returns an empty map).
 fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap, known: bool) -> bool {
-    let caps = if known { pattern.captures_matching(text) } else { pattern.captures(text) };
-    let Some(caps) = caps else { return false };
+    let Some(caps) = pattern.captures_known(text, known) else { return false };
     if caps.is_empty() {
         return false;
     }
@@ -418,7 +417,7 @@ fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap, kno
 
 /// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`).
 fn collect_captures(pattern: &CompiledGrok, text: &str, known: bool) -> Option<Vec<(Arc<str>, CompactString)>> {
-    let caps = if known { pattern.captures_matching(text) } else { pattern.captures(text) }?;
+    let caps = pattern.captures_known(text, known)?;
     if caps.is_empty() {
         return None;
     }

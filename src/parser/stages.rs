@@ -33,6 +33,8 @@ pub trait Tracer {
 pub struct Stages {
     pub stages: Vec<Stage>,
     names: Vec<Arc<str>>,
+    /// Length of the longest stage name: what `evt.Stage` reserves once, so promotions reuse its buffer.
+    longest_name: usize,
 }
 
 impl Stages {
@@ -63,8 +65,9 @@ impl Stages {
             }
         }
         stages.sort_by(|a, b| a.name.cmp(&b.name));
-        let names = stages.iter().map(|s| Arc::clone(&s.name)).collect();
-        Stages { stages, names }
+        let names: Vec<Arc<str>> = stages.iter().map(|s| Arc::clone(&s.name)).collect();
+        let longest_name = names.iter().map(|n| n.len()).max().unwrap_or(0);
+        Stages { stages, names, longest_name }
     }
 
     /// Compiles one file as its own stage list (tests, `explain --parser FILE`).
@@ -106,8 +109,7 @@ impl Stages {
             return false;
         }
         if evt.stage.is_empty() {
-            // Room for the longest stage name: promotions to later stages then reuse the buffer.
-            evt.stage.reserve(self.names.iter().map(|n| n.len()).max().unwrap_or(0));
+            evt.stage.reserve(self.longest_name);
             evt.stage.push_str(&self.stages[0].name);
         }
         if evt.time.is_none() {
