@@ -50,7 +50,8 @@ pub struct ReplayArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
-    /// Parsing threads (default: the number of cores). Alerts are the same whatever the number: pouring into
+    /// Threads that parse (default: the number of cores). The thread that reads and pours is one of them: it
+    /// parses whenever the next results are not ready. Alerts are the same whatever the number: pouring into
     /// scenarios stays sequential and in file order.
     #[arg(long, short = 'w', value_name = "N")]
     pub workers: Option<usize>,

@@ -2,7 +2,9 @@
 //!
 //! Parsing is a pure function of the compiled pipeline and the line (`Pipeline::parse` takes `&self`), so batches of
 //! lines are parsed by `workers` threads; the caller pours the results in the order the lines were read, which
-//! keeps alerts identical to a single-threaded run (same alerts, same order). One exception: pipelines whose nodes
+//! keeps alerts identical to a single-threaded run (same alerts, same order). The caller is one of the `workers`:
+//! while the batch it must pour next is not ready, it parses a queued batch itself, so `workers` threads share
+//! `workers` cores instead of `workers` parsers plus a pouring thread competing for them. One exception: pipelines whose nodes
 //! write to a stash (`stash:`) may read it back on later lines (`GetFromStash`), which makes parsing order-dependent;
 //! [`Pipeline::parse_is_order_independent`] tells, and callers then use one worker.
 
@@ -33,6 +35,9 @@ type Parsed = (u64, Vec<ParseOutcome>);
 /// [`ParallelParser::next_in_order`].
 pub struct ParallelParser {
     input: Option<SyncSender<Batch>>,
+    /// The same queue the threads take from, so that the caller can take a batch too.
+    queue: Arc<Mutex<Receiver<Batch>>>,
+    pipeline: Arc<Pipeline>,
     output: Receiver<Parsed>,
     pending: BTreeMap<u64, Vec<ParseOutcome>>,
     next: u64,
@@ -44,8 +49,9 @@ pub struct ParallelParser {
 }
 
 impl ParallelParser {
+    /// `workers` parsers in all: `workers - 1` threads plus the caller (at least one thread).
     pub fn new(pipeline: Arc<Pipeline>, workers: usize) -> ParallelParser {
-        let workers = workers.max(1);
+        let workers = workers.max(2);
         let (tx, rx) = sync_channel::<Batch>(workers * 2);
         let rx = Arc::new(Mutex::new(rx));
         // Results wait in this channel until the caller takes them in order. It holds more than the caller ever
@@ -53,7 +59,7 @@ impl ParallelParser {
         // that would deadlock.
         let max_in_flight = (workers * 2) as u64;
         let (otx, orx) = sync_channel::<Parsed>(max_in_flight as usize + workers * 2 + 2);
-        let threads = (0..workers)
+        let threads = (0..workers - 1)
             .map(|i| {
                 let (rx, otx, pipeline) = (Arc::clone(&rx), otx.clone(), Arc::clone(&pipeline));
                 std::thread::Builder::new()
@@ -76,6 +82,8 @@ impl ParallelParser {
             .collect();
         ParallelParser {
             input: Some(tx),
+            queue: rx,
+            pipeline,
             output: orx,
             pending: BTreeMap::new(),
             next: 0,
@@ -115,6 +123,19 @@ impl ParallelParser {
                 self.next += 1;
                 return Some(out);
             }
+            if let Ok((seq, out)) = self.output.try_recv() {
+                self.pending.insert(seq, out);
+                continue;
+            }
+            // Not ready: parse a queued batch here rather than wait. A thread holding the lock is in `recv` on an
+            // empty queue or about to take the front batch, so giving up on a busy lock loses nothing.
+            let taken = self.queue.try_lock().ok().and_then(|q| q.try_recv().ok());
+            if let Some(batch) = taken {
+                let out = parse_batch(&self.pipeline, batch.template, batch.mode, batch.lines);
+                self.pending.insert(batch.seq, out);
+                continue;
+            }
+            // Everything in flight is on a thread: wait for it.
             match self.output.recv() {
                 Ok((seq, out)) => {
                     self.pending.insert(seq, out);
