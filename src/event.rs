@@ -47,17 +47,112 @@ pub fn format_rfc3339(t: &Timestamp) -> String {
     format!("{trimmed}{zone}")
 }
 
+/// A field name as maps store it: a `&'static str` for every name known when the configuration is compiled
+/// ([`field_key`]) and for the enrichers' names, an owned copy for a name computed at run time. Cloning a static
+/// one copies two words (no allocation, no shared counter), and reading its text is the same load for both kinds.
+#[derive(Clone)]
+pub struct FieldKey(KeyText);
+
+#[derive(Clone)]
+enum KeyText {
+    Static(&'static str),
+    Owned(Box<str>),
+}
+
+impl FieldKey {
+    pub const fn from_static(name: &'static str) -> FieldKey {
+        FieldKey(KeyText::Static(name))
+    }
+
+    /// A key for a name met at run time (a copy is kept).
+    pub fn new(name: &str) -> FieldKey {
+        FieldKey(KeyText::Owned(name.into()))
+    }
+
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            KeyText::Static(s) => s,
+            KeyText::Owned(s) => s,
+        }
+    }
+
+    /// Whether cloning this key copies it without allocating.
+    pub fn is_static(&self) -> bool {
+        matches!(self.0, KeyText::Static(_))
+    }
+}
+
+impl std::ops::Deref for FieldKey {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for FieldKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for FieldKey {}
+
+impl PartialEq<str> for FieldKey {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FieldKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for FieldKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for FieldKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The key for a field name known when the configuration is compiled: interned and kept for the life of the process
+/// (one copy per distinct name, so reloading a configuration does not grow memory).
+pub fn field_key(name: &str) -> FieldKey {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let interned = match names.get(name) {
+        Some(n) => *n,
+        None => {
+            let leaked: &'static str = Box::leak(name.into());
+            names.insert(leaked);
+            leaked
+        }
+    };
+    FieldKey::from_static(interned)
+}
+
 /// A small string→string map with sorted keys: `Parsed`, `Meta`, `Enriched`, `Line.Labels`.
 ///
 /// Events hold 5–30 entries per map, so a sorted vector beats a hash map on lookups and clones, and it iterates
 /// in key order, which alerts need (`models.Event.Meta` is key-sorted) and which makes every dump deterministic.
-/// Keys are `Arc<str>` so compiled parsers can insert their interned field names without allocating; values are
-/// `CompactString`, which keeps up to 24 bytes inline: most captured values (IPs, ports, users, timestamps) then
+/// Keys are [`FieldKey`]s, so compiled parsers insert their field names without allocating and without touching a
+/// reference count (an `Arc` count shared by every event is a cache line that parsing threads fight over); values
+/// are `CompactString`, which keeps up to 24 bytes inline: most captured values (IPs, ports, users, timestamps) then
 /// cost no allocation at all. A missing key reads as `""`, Go's zero value for `map[string]string`, through
 /// [`FieldMap::get_or_empty`].
 #[derive(Clone, Default)]
 pub struct FieldMap {
-    entries: Vec<(Arc<str>, CompactString)>,
+    entries: Vec<(FieldKey, CompactString)>,
     /// Bumped on every change: lets a reader cache something derived from the map and tell cheaply whether it
     /// is still valid (the grok prefilter does).
     generation: u32,
@@ -135,18 +230,13 @@ impl FieldMap {
         self.find(key).is_some()
     }
 
-    /// Sets `key` to `value`, with a key that is already shared (no allocation for the key).
-    pub fn insert_arc(&mut self, key: &Arc<str>, value: impl Into<CompactString>) {
+    /// Sets `key` to `value`, with a key made by [`field_key`] (copied, never allocated).
+    pub fn insert_key(&mut self, key: &FieldKey, value: impl Into<CompactString>) {
         self.generation = self.generation.wrapping_add(1);
         let value = value.into();
-        // The same Arc (a compiled parser's field name) usually means the same key: found without comparing bytes.
-        if let Some(e) = self.entries.iter_mut().find(|(k, _)| Arc::ptr_eq(k, key)) {
-            e.1 = value;
-            return;
-        }
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (Arc::clone(key), value)),
+            Err(i) => self.entries.insert(i, (key.clone(), value)),
         }
     }
 
@@ -155,8 +245,13 @@ impl FieldMap {
         let value = value.into();
         match self.position(key) {
             Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (Arc::from(key), value)),
+            Err(i) => self.entries.insert(i, (FieldKey::new(key), value)),
         }
+    }
+
+    /// Sets `key` to `value`, with a name written in the source (no allocation for the key).
+    pub fn insert_static(&mut self, key: &'static str, value: impl Into<CompactString>) {
+        self.insert_key(&FieldKey::from_static(key), value)
     }
 
     /// Mutable access to the value of `key`, created empty when missing.
@@ -165,7 +260,7 @@ impl FieldMap {
         let i = match self.position(key) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (Arc::from(key), CompactString::default()));
+                self.entries.insert(i, (FieldKey::new(key), CompactString::default()));
                 i
             }
         };
@@ -651,6 +746,27 @@ impl RuntimeAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_keys_are_copied_without_allocating() {
+        let short = field_key("source_ip");
+        assert!(short.is_static() && short == "source_ip");
+        let name = "proxy_alternative_upstream_name";
+        let long = field_key(name);
+        assert_eq!(long, name);
+        // Interned once: a second compile of the same name shares the text, and clones stay static.
+        let again = field_key(&name.to_string());
+        assert_eq!(long.as_ptr(), again.as_ptr());
+        assert!(long.clone().is_static());
+        assert!(!FieldKey::new(name).is_static());
+        let mut m = FieldMap::new();
+        m.insert_key(&long, "v");
+        m.insert_key(&short, "1.2.3.4");
+        m.insert(name, "w");
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get(name), Some("w"));
+        assert_eq!(m.keys().collect::<Vec<_>>(), vec![name, "source_ip"]);
+    }
 
     #[test]
     fn field_map_is_sorted_and_reads_missing_as_empty() {

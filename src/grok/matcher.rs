@@ -40,6 +40,7 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use super::GrokError;
 use super::expand::Expansion;
+use crate::event::{FieldKey, field_key};
 use crate::gocompat::regex::builder;
 
 /// A grok expression compiled to one regex plus its semantic → capture-group table. Cheap to clone and shareable
@@ -47,9 +48,9 @@ use crate::gocompat::regex::builder;
 #[derive(Clone, Debug)]
 pub struct CompiledGrok {
     regex: Regex,
-    /// Semantic name → absolute capture group. Names are shared `Arc<str>` so callers can store them as map keys
+    /// Semantic name → absolute capture group. Names are [`FieldKey`]s so callers can store them as map keys
     /// without allocating.
-    sems: Arc<[(Arc<str>, usize)]>,
+    sems: Arc<[(FieldKey, usize)]>,
     /// The grok text it was compiled from (or the pattern name for `grok.name`).
     source: Arc<str>,
     /// The expression without its trailing rest-of-line group, when it has one (see the module comment).
@@ -176,7 +177,13 @@ impl CompiledGrok {
             }
             _ => None,
         };
-        Ok(CompiledGrok { regex, sems: exp.sems.clone().into(), source: Arc::from(source), head, direct })
+        Ok(CompiledGrok {
+            regex,
+            sems: exp.sems.iter().map(|(k, g)| (field_key(k), *g)).collect(),
+            source: Arc::from(source),
+            head,
+            direct,
+        })
     }
 
     /// The grok expression (or pattern name) this was compiled from.
@@ -190,7 +197,7 @@ impl CompiledGrok {
     }
 
     /// The semantics a successful match reports, in definition order.
-    pub fn semantics(&self) -> impl ExactSizeIterator<Item = &Arc<str>> + '_ {
+    pub fn semantics(&self) -> impl ExactSizeIterator<Item = &FieldKey> + '_ {
         self.sems.iter().map(|(k, _)| k)
     }
 
@@ -276,7 +283,7 @@ pub struct Captures<'g, 'i> {
 impl<'g, 'i> Captures<'g, 'i> {
     /// Every semantic and its value (`""` when its group did not take part), in definition order. Values borrow
     /// the input; a value is only copied in the corner case where a byte-level class split a multi-byte character.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'g Arc<str>, Cow<'i, str>)> + '_ {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'g FieldKey, Cow<'i, str>)> + '_ {
         self.grok.sems.iter().map(|(name, g)| (name, self.group(*g)))
     }
 
@@ -345,9 +352,10 @@ mod tests {
         assert_eq!(c.get("port").as_deref(), Some("22"));
         assert_eq!(c.get("nope"), None);
         let names: Vec<_> = g.semantics().collect();
-        // The same Arc is handed out on every match.
+        // The names handed out are the compiled keys themselves: storing one copies it without allocating.
         let again = g.captures("1.1.1.1 port 2").unwrap();
-        assert!(std::sync::Arc::ptr_eq(names[0], again.iter().next().unwrap().0));
+        assert!(std::ptr::eq(names[0], again.iter().next().unwrap().0));
+        assert!(names[0].clone().is_static());
     }
 
     #[test]

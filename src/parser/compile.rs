@@ -237,11 +237,11 @@ impl NodeCompiler<'_> {
                 }
                 Some(Target::Method(Arc::from(m.src.as_str())))
             } else if let Some(k) = st.meta.as_deref().filter(|k| !k.is_empty()) {
-                Some(Target::Meta(Arc::from(k)))
+                Some(Target::Meta(crate::event::field_key(k)))
             } else if let Some(k) = st.parsed.as_deref().filter(|k| !k.is_empty()) {
-                Some(Target::Parsed(Arc::from(k)))
+                Some(Target::Parsed(crate::event::field_key(k)))
             } else if let Some(k) = st.enriched.as_deref().filter(|k| !k.is_empty()) {
-                Some(Target::Enriched(Arc::from(k)))
+                Some(Target::Enriched(crate::event::field_key(k)))
             } else if let Some(p) = st.target.as_deref().filter(|k| !k.is_empty()) {
                 match Field::parse(p) {
                     Ok(f) => Some(Target::Field(f)),

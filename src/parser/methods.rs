@@ -22,7 +22,7 @@ pub fn call(name: &str, value: &str, evt: &mut Event, rt: &Runtime) {
         return;
     };
     for (k, v) in out.fields {
-        evt.enriched.insert(k, v);
+        evt.enriched.insert_static(k, v);
     }
     if let Some(t) = out.event_time {
         evt.time = Some(t);

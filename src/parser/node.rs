@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use compact_str::CompactString;
 
-use crate::event::{Event, FieldMap};
+use crate::event::{Event, FieldKey, FieldMap};
 use crate::expr::Program;
 use crate::grok::{Candidates, CompiledGrok, GrokSet};
 
@@ -305,7 +305,7 @@ impl Node {
                 match caps {
                     Some(caps) => {
                         for (k, v) in caps {
-                            evt.parsed.insert_arc(&k, v);
+                            evt.parsed.insert_key(&k, v);
                         }
                         true
                     }
@@ -410,18 +410,18 @@ fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap, kno
         return false;
     }
     for (k, v) in caps.iter() {
-        parsed.insert_arc(k, CompactString::from(&*v));
+        parsed.insert_key(k, CompactString::from(&*v));
     }
     true
 }
 
 /// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`).
-fn collect_captures(pattern: &CompiledGrok, text: &str, known: bool) -> Option<Vec<(Arc<str>, CompactString)>> {
+fn collect_captures(pattern: &CompiledGrok, text: &str, known: bool) -> Option<Vec<(FieldKey, CompactString)>> {
     let caps = pattern.captures_known(text, known)?;
     if caps.is_empty() {
         return None;
     }
-    Some(caps.iter().map(|(k, v)| (Arc::clone(k), CompactString::from(&*v))).collect())
+    Some(caps.iter().map(|(k, v)| (k.clone(), CompactString::from(&*v))).collect())
 }
 
 /// Builds the children prefilter when at least `min` children grok the same borrowed input.

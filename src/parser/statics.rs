@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use compact_str::CompactString;
 
-use crate::event::Event;
+use crate::event::{Event, FieldKey, field_key};
 use crate::expr::Program;
 
 use super::methods;
@@ -19,9 +19,9 @@ use super::runtime::Runtime;
 /// Where a static writes.
 #[derive(Clone, Debug)]
 pub enum Target {
-    Parsed(Arc<str>),
-    Meta(Arc<str>),
-    Enriched(Arc<str>),
+    Parsed(FieldKey),
+    Meta(FieldKey),
+    Enriched(FieldKey),
     /// A field reached through a `target:` path.
     Field(Field),
     /// An enricher (`method: ParseDate`); its outputs go to `Enriched`.
@@ -38,11 +38,11 @@ pub enum Field {
     LineRaw,
     LineSrc,
     LineModule,
-    Label(Arc<str>),
-    Parsed(Arc<str>),
-    Meta(Arc<str>),
-    Enriched(Arc<str>),
-    Unmarshaled(Arc<str>),
+    Label(FieldKey),
+    Parsed(FieldKey),
+    Meta(FieldKey),
+    Enriched(FieldKey),
+    Unmarshaled(FieldKey),
     SourceValue,
     SourceScope,
     SourceIp,
@@ -59,7 +59,7 @@ impl Field {
         let p = p.strip_prefix("evt.").unwrap_or(p);
         let parts = split_path(p).ok_or_else(|| format!("invalid target path {path:?}"))?;
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let key = |k: &str| Arc::<str>::from(k);
+        let key = field_key;
         let f = match parts.as_slice() {
             ["StrTime"] => Field::StrTime,
             ["StrTimeFormat"] => Field::StrTimeFormat,
@@ -94,10 +94,10 @@ impl Field {
             Field::LineRaw => evt.line.raw = value,
             Field::LineSrc => evt.line.src = Arc::from(value),
             Field::LineModule => evt.line.module = Arc::from(value),
-            Field::Label(k) => Arc::make_mut(&mut evt.line.labels).insert_arc(k, value),
-            Field::Parsed(k) => evt.parsed.insert_arc(k, value),
-            Field::Meta(k) => evt.meta.insert_arc(k, value),
-            Field::Enriched(k) => evt.enriched.insert_arc(k, value),
+            Field::Label(k) => Arc::make_mut(&mut evt.line.labels).insert_key(k, value),
+            Field::Parsed(k) => evt.parsed.insert_key(k, value),
+            Field::Meta(k) => evt.meta.insert_key(k, value),
+            Field::Enriched(k) => evt.enriched.insert_key(k, value),
             Field::Unmarshaled(k) => {
                 evt.unmarshaled.insert(k.to_string(), serde_json::Value::String(value));
             }
@@ -217,15 +217,15 @@ impl Static {
             }
             _ if value.is_empty() => Ok(()),
             Target::Parsed(k) => {
-                evt.parsed.insert_arc(k, value);
+                evt.parsed.insert_key(k, value);
                 Ok(())
             }
             Target::Meta(k) => {
-                evt.meta.insert_arc(k, value);
+                evt.meta.insert_key(k, value);
                 Ok(())
             }
             Target::Enriched(k) => {
-                evt.enriched.insert_arc(k, value);
+                evt.enriched.insert_key(k, value);
                 Ok(())
             }
             Target::Field(f) => {
@@ -261,9 +261,9 @@ mod tests {
         assert_eq!(Field::parse("evt.StrTime").unwrap(), Field::StrTime);
         assert_eq!(Field::parse("StrTime").unwrap(), Field::StrTime);
         assert_eq!(Field::parse("MarshaledTime").unwrap(), Field::MarshaledTime);
-        assert_eq!(Field::parse("evt.Meta.source_ip").unwrap(), Field::Meta("source_ip".into()));
-        assert_eq!(Field::parse("evt.Meta[\"a.b\"]").unwrap(), Field::Meta("a.b".into()));
-        assert_eq!(Field::parse("evt.Line.Labels.type").unwrap(), Field::Label("type".into()));
+        assert_eq!(Field::parse("evt.Meta.source_ip").unwrap(), Field::Meta(FieldKey::new("source_ip")));
+        assert_eq!(Field::parse("evt.Meta[\"a.b\"]").unwrap(), Field::Meta(FieldKey::new("a.b")));
+        assert_eq!(Field::parse("evt.Line.Labels.type").unwrap(), Field::Label(FieldKey::new("type")));
         assert_eq!(Field::parse("evt.Overflow.Alert.Source.Value").unwrap(), Field::SourceValue);
         assert!(Field::parse("evt.Time").is_err());
         assert!(Field::parse("evt.Meta").is_err());
