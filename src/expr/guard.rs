@@ -13,6 +13,11 @@
 //! same), and call only pure helpers. The "not empty" form is proven by evaluating the conjunct once at load with
 //! that field empty: it must give `false`, not an error.
 //!
+//! A guard of the literal form is not only necessary but *exact*: it is the first conjunct itself (one field, `==`
+//! or `in` constants, which cannot fail). When it admits an event, the filter's value is that of the conjuncts after
+//! it, so [`rest_after_first`] gives them to compile on their own, and a filter that is nothing but its guard
+//! (`evt.Meta.log_type == 'ssh_failed-auth'`) is not evaluated at all.
+//!
 //! What this module is not: it does not evaluate filters (the compiled [`super::Program`] does); a filter without
 //! a guard is simply always evaluated.
 
@@ -42,6 +47,8 @@ pub struct Guard {
     pub map: GuardMap,
     pub key: String,
     pub test: GuardTest,
+    /// The test is the first conjunct itself, not only implied by it (see the module comment).
+    pub exact: bool,
 }
 
 impl Guard {
@@ -110,6 +117,20 @@ pub fn derive(src: &str, env: &CompileEnv) -> Option<Guard> {
     non_empty_guard(src, first, env)
 }
 
+/// The conjuncts of `src`'s top-level `and` chain after the first, as one expression (each in parentheses, in
+/// order); `""` when there are none. `None` when `src` does not parse.
+pub fn rest_after_first(src: &str) -> Option<String> {
+    let ast = parser::parse(src).ok()?;
+    let mut rest = Vec::new();
+    let mut first = &ast;
+    while let Kind::Binary { op: BinOp::And, lhs, rhs } = &first.kind {
+        rest.push(src.get(rhs.span.start..rhs.span.end)?);
+        first = lhs;
+    }
+    rest.reverse();
+    Some(rest.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" and "))
+}
+
 /// `evt.Meta.K` / `evt.Parsed.K` with a constant key.
 fn field(e: &Expr) -> Option<(GuardMap, &str)> {
     let Kind::Member { obj, key, optional: false } = &e.kind else { return None };
@@ -148,7 +169,7 @@ fn literal_guard(e: &Expr) -> Option<Guard> {
         }
         _ => return None,
     };
-    Some(Guard { map, key: key.to_string(), test: GuardTest::OneOf(vals) })
+    Some(Guard { map, key: key.to_string(), test: GuardTest::OneOf(vals), exact: true })
 }
 
 fn non_empty_guard(src: &str, e: &Expr, env: &CompileEnv) -> Option<Guard> {
@@ -163,7 +184,7 @@ fn non_empty_guard(src: &str, e: &Expr, env: &CompileEnv) -> Option<Guard> {
     let mut scope = Scope::new(env.services()).with_evt(&evt);
     match prog.eval_bool(&mut scope) {
         Ok(false) if scope.take_mutations().is_empty() => {
-            Some(Guard { map, key: key.to_string(), test: GuardTest::NonEmpty })
+            Some(Guard { map, key: key.to_string(), test: GuardTest::NonEmpty, exact: false })
         }
         _ => None,
     }
@@ -244,6 +265,19 @@ mod tests {
         // True on an empty field: no guard.
         assert_eq!(guard("evt.Meta.http_path == '' or evt.Meta.http_path contains 'x'"), None);
         assert_eq!(guard("not (evt.Meta.x contains 'a')"), None);
+    }
+
+    #[test]
+    fn literal_guards_are_exact_and_leave_the_other_conjuncts() {
+        assert!(guard("evt.Meta.log_type == 'ssh_failed-auth'").unwrap().exact);
+        assert!(!guard("Upper(evt.Meta.http_path) contains '/A' && x").unwrap().exact);
+        assert_eq!(rest_after_first("evt.Meta.log_type == 'ssh_failed-auth'").as_deref(), Some(""));
+        assert_eq!(
+            rest_after_first("evt.Meta.t in ['a', 'b'] && evt.Parsed.v == 'POST' and (x || y) && z").as_deref(),
+            Some("(evt.Parsed.v == 'POST') and (x || y) and (z)")
+        );
+        // An `or` at the top is one conjunct.
+        assert_eq!(rest_after_first("a == 'x' or b == 'y'").as_deref(), Some(""));
     }
 
     #[test]

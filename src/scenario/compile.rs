@@ -124,6 +124,9 @@ pub struct Scenario {
     pub filter: Option<Program>,
     /// A necessary condition of `filter`, checked with one field lookup before evaluating it (`expr::guard`).
     pub guard: Option<crate::expr::guard::Guard>,
+    /// What is left to evaluate once an exact guard has admitted the event (`expr::guard`): `Some(None)` when
+    /// nothing (the filter is true), `Some(Some(p))` for the conjuncts after the guard's, `None` to evaluate `filter`.
+    pub after_guard: Option<Option<Program>>,
     pub groupby: Option<Program>,
     pub distinct: Option<Program>,
     pub cancel_on: Option<Program>,
@@ -518,6 +521,15 @@ impl ScenarioCompiler<'_> {
             }
             h.finish()
         };
+        let guard = filter.as_ref().and_then(|f| crate::expr::guard::derive(f.source(), &evt_env));
+        let after_guard = match (&guard, &filter) {
+            (Some(g), Some(f)) if g.exact => match crate::expr::guard::rest_after_first(f.source()) {
+                Some(rest) if rest.is_empty() => Some(None),
+                Some(rest) => crate::expr::compile(&rest, &filter_env).ok().map(Some),
+                None => None,
+            },
+            _ => None,
+        };
         Some(Scenario {
             fingerprint,
             name: Arc::from(name.as_str()),
@@ -525,7 +537,8 @@ impl ScenarioCompiler<'_> {
             origin: Arc::from(format!("{}:{}", file.display(), pos.0)),
             kind,
             debug: s.debug.unwrap_or(false),
-            guard: filter.as_ref().and_then(|f| crate::expr::guard::derive(f.source(), &evt_env)),
+            guard,
+            after_guard,
             filter,
             groupby,
             distinct,

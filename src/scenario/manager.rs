@@ -139,6 +139,11 @@ pub struct Buckets {
     live_timers: BinaryHeap<Reverse<Timer>>,
     next_id: u64,
     overflows_since_prune: usize,
+    /// Scenario index → its guard's index among the distinct guards: most http scenarios share one
+    /// (`evt.Meta.log_type in ['http_access-log', 'http_error-log']`), which is then checked once per event.
+    guard_of: Vec<Option<usize>>,
+    /// Per distinct guard, this event's verdict: 0 not checked yet, 1 admits, 2 rejects (reused between events).
+    verdicts: Vec<u8>,
 }
 
 impl Buckets {
@@ -157,7 +162,21 @@ impl Buckets {
             }
         }
         let nfam = families.len();
+        let mut guards: Vec<&crate::expr::guard::Guard> = Vec::new();
+        let guard_of = scenarios
+            .iter()
+            .map(|sc| {
+                let g = sc.guard.as_ref()?;
+                Some(guards.iter().position(|x| *x == g).unwrap_or_else(|| {
+                    guards.push(g);
+                    guards.len() - 1
+                }))
+            })
+            .collect();
+        let verdicts = vec![0; guards.len()];
         Buckets {
+            guard_of,
+            verdicts,
             family,
             instances: (0..nfam).map(|_| HashMap::default()).collect(),
             scenarios,
@@ -200,13 +219,22 @@ impl Buckets {
         let scenarios = Arc::clone(&self.scenarios);
         let slots = self.services.memo.len();
         let mut memo = Memo::new(&evt, slots);
+        self.verdicts.fill(0);
         for (si, sc) in scenarios.iter().enumerate() {
-            if let Some(g) = &sc.guard
-                && !g.admits(&evt)
-            {
-                continue;
+            if let (Some(g), Some(gi)) = (&sc.guard, self.guard_of[si]) {
+                if self.verdicts[gi] == 0 {
+                    self.verdicts[gi] = if g.admits(&evt) { 1 } else { 2 };
+                }
+                if self.verdicts[gi] == 2 {
+                    continue;
+                }
             }
-            if let Some(f) = &sc.filter {
+            // After an exact guard, only the conjuncts after it are left (`None`: nothing, the filter is true).
+            let filter = match &sc.after_guard {
+                Some(rest) if sc.guard.is_some() => rest.as_ref(),
+                _ => sc.filter.as_ref(),
+            };
+            if let Some(f) = filter {
                 let arena = EvalArena::new();
                 let (r, muts) = {
                     let mut scope = Scope::new(&self.services).with_evt(&evt).with_arena(&arena).with_memo(&memo);
@@ -218,8 +246,10 @@ impl Buckets {
                     for m in muts {
                         m.apply(e);
                     }
-                    // The event changed (and may have moved): what was memoised may be stale.
+                    // The event changed (and may have moved): what was memoised may be stale, and so may the
+                    // guards' verdicts.
                     memo = Memo::new(&evt, slots);
+                    self.verdicts.fill(0);
                 }
                 match r {
                     Ok(true) => {}

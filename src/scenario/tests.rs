@@ -132,6 +132,41 @@ type: trigger\nname: t/c\ndescription: d\nfilter: Upper(evt.Meta.log_type) == 'O
 }
 
 #[test]
+fn an_exact_guard_leaves_only_the_conjuncts_after_it() {
+    let yaml = "type: trigger\nname: t/only\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n---\n\
+type: trigger\nname: t/rest\ndescription: d\nfilter: evt.Meta.log_type in ['x', 'fail'] && evt.Meta.source_ip startsWith '1.'\n---\n\
+type: trigger\nname: t/error\ndescription: d\nfilter: evt.Meta.log_type == 'fail' && evt.Meta.source_ip matches evt.Meta.log_type + '('\n";
+    let (sc, _) = scenarios(yaml);
+    assert!(matches!(sc[0].after_guard, Some(None)));
+    assert_eq!(
+        sc[1].after_guard.as_ref().and_then(|p| p.as_ref()).map(|p| p.source()),
+        Some("(evt.Meta.source_ip startsWith '1.')")
+    );
+    let got: Vec<(String, String)> = run(
+        yaml,
+        &[(0, ip("1.1.1.1")), (1, ip("2.2.2.2")), (2, vec![("source_ip", "1.2.3.4"), ("log_type", "other")])],
+    )
+    .into_iter()
+    .map(|(s, v, ..)| (s, v))
+    .collect();
+    // t/error's remaining conjunct fails at run time (an invalid regex): no overflow, as when the whole filter is
+    // evaluated.
+    let want = [("t/only", "1.1.1.1"), ("t/rest", "1.1.1.1"), ("t/only", "2.2.2.2")];
+    assert_eq!(got, want.map(|(s, v)| (s.to_string(), v.to_string())));
+}
+
+#[test]
+fn a_filter_that_writes_to_the_event_invalidates_the_guard_verdicts() {
+    // t/a and t/c share a guard, checked once per event; t/b rewrites log_type in between, so t/c must check again.
+    let yaml = "type: trigger\nname: t/a\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n---\n\
+type: trigger\nname: t/b\ndescription: d\nfilter: evt.SetMeta('log_type', 'other') && false\n---\n\
+type: trigger\nname: t/c\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n---\n\
+type: trigger\nname: t/d\ndescription: d\nfilter: evt.Meta.log_type == 'other'\n";
+    let got: Vec<String> = run(yaml, &[(0, ip("1.1.1.1"))]).into_iter().map(|(s, ..)| s).collect();
+    assert_eq!(got, ["t/a", "t/d"]);
+}
+
+#[test]
 fn trigger_overflows_on_every_event() {
     let yaml = "type: trigger\nname: t/trig\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
 groupby: evt.Meta.source_ip\n";
