@@ -44,6 +44,32 @@ pub(crate) trait Node: Send + Sync {
     }
 
     fn span(&self) -> Span;
+
+    /// For a plain read of an event map with a constant key (`evt.Parsed.remote_addr`): the map and the key, so a
+    /// caller that only copies the value can skip the evaluation machinery.
+    fn field_read(&self) -> Option<(FieldRead, &str)> {
+        None
+    }
+}
+
+/// An event map that [`Node::field_read`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldRead {
+    Meta,
+    Parsed,
+    Enriched,
+    Labels,
+}
+
+impl FieldRead {
+    pub fn of(self, e: &Event) -> &FieldMap {
+        match self {
+            FieldRead::Meta => &e.meta,
+            FieldRead::Parsed => &e.parsed,
+            FieldRead::Enriched => &e.enriched,
+            FieldRead::Labels => &e.line.labels,
+        }
+    }
 }
 
 type N = Box<dyn Node>;
@@ -226,6 +252,15 @@ impl Node for EvtMapGet {
     }
     fn span(&self) -> Span {
         self.span
+    }
+    fn field_read(&self) -> Option<(FieldRead, &str)> {
+        let map = match self.sel {
+            MapSel::Meta => FieldRead::Meta,
+            MapSel::Parsed => FieldRead::Parsed,
+            MapSel::Enriched => FieldRead::Enriched,
+            MapSel::Labels => FieldRead::Labels,
+        };
+        Some((map, &self.key))
     }
 }
 

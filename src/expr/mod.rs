@@ -135,6 +135,12 @@ impl Program {
         &self.inner.source
     }
 
+    /// When the whole expression is a read of an event map with a constant key (`evt.Parsed.remote_addr`): which
+    /// map and key. Evaluating it gives that field's value, `""` when missing.
+    pub fn field_read(&self) -> Option<(compile::FieldRead, &str)> {
+        self.inner.root.field_read()
+    }
+
     /// Evaluates the expression. Runtime errors (nil member access, type mismatch, failing helper) are `Err`.
     pub fn eval<'a>(&'a self, scope: &mut Scope<'a>) -> Result<Value<'a>, ExprError> {
         scope.locals.clear();

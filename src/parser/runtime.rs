@@ -57,6 +57,10 @@ impl Runtime<'_> {
 
     /// Evaluates a statics expression with CrowdSec's conversion rules: `Ok(None)` = skip the static.
     pub fn eval_static(&self, p: &Program, evt: &mut Event) -> Result<Option<CompactString>, StaticEvalError> {
+        // `expression: evt.Parsed.remote_addr` and the like (most statics): a copy, with no scope to set up.
+        if let Some((map, key)) = p.field_read() {
+            return Ok(Some(CompactString::from(map.of(evt).get_or_empty(key))));
+        }
         let arena = EvalArena::new();
         let (result, mutations) = {
             let mut scope = Scope::new(self.services).with_evt(evt).with_arena(&arena);
@@ -82,5 +86,25 @@ impl Runtime<'_> {
             Ok(None) => Err("expression returned no text".to_string()),
             Err(StaticEvalError::Runtime(m)) | Err(StaticEvalError::Type(m)) => Err(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::expr::compile::FieldRead;
+    use crate::expr::{CompileEnv, Services, compile};
+
+    #[test]
+    fn a_plain_field_read_is_recognised_and_nothing_else() {
+        let env = CompileEnv::for_event(Arc::new(Services::new()));
+        let read = |src: &str| compile(src, &env).unwrap().field_read().map(|(m, k)| (m, k.to_string()));
+        assert_eq!(read("evt.Parsed.remote_addr"), Some((FieldRead::Parsed, "remote_addr".into())));
+        assert_eq!(read("evt.Meta['a.b']"), Some((FieldRead::Meta, "a.b".into())));
+        assert_eq!(read("evt.Line.Labels.type"), Some((FieldRead::Labels, "type".into())));
+        assert_eq!(read("evt.Parsed.a + evt.Parsed.b"), None);
+        assert_eq!(read("Upper(evt.Parsed.a)"), None);
+        assert_eq!(read("evt.Parsed.a == 'x'"), None);
     }
 }
