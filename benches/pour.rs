@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use correlator::config::yaml::{ConfigErrors, Located, from_documents};
-use correlator::event::{Event, ExpectMode, FieldMap, Line, format_rfc3339};
+use correlator::event::{Event, ExpectMode, FieldKey, FieldMap, Line, format_rfc3339};
 use correlator::expr::Services;
 use correlator::scenario::compile::{Scenario, ScenarioCompiler};
 use correlator::scenario::manager::Buckets;
@@ -49,22 +49,28 @@ fn buckets(yaml: &str) -> Buckets {
 }
 
 /// A parsed sshd failure as the parsers leave it: Meta and Parsed filled, log time set.
-/// Field names are shared `Arc<str>`s, as compiled parsers insert them (an event does not own its key strings).
+/// Field names are static `FieldKey`s, as compiled parsers insert them (an event does not own its key strings).
 fn event(millis: i64, ip: &str, log_type: &str) -> Event {
-    thread_local! {
-        static KEYS: Vec<Arc<str>> = ["log_type", "service", "source_ip", "target_user", "machine", "datasource_type",
-            "sshd_client_ip", "sshd_invalid_user", "program", "pid"].into_iter().map(Arc::from).collect();
-    }
+    const KEYS: [FieldKey; 10] = [
+        FieldKey::from_static("log_type"),
+        FieldKey::from_static("service"),
+        FieldKey::from_static("source_ip"),
+        FieldKey::from_static("target_user"),
+        FieldKey::from_static("machine"),
+        FieldKey::from_static("datasource_type"),
+        FieldKey::from_static("sshd_client_ip"),
+        FieldKey::from_static("sshd_invalid_user"),
+        FieldKey::from_static("program"),
+        FieldKey::from_static("pid"),
+    ];
     let t = chrono::DateTime::from_timestamp_millis(T0 * 1000 + millis).unwrap().fixed_offset();
     let (mut meta, mut parsed) = (FieldMap::new(), FieldMap::new());
-    KEYS.with(|k| {
-        for (i, v) in [log_type, "ssh", ip, "root", "web-1", "file"].into_iter().enumerate() {
-            meta.insert_arc(&k[i], v);
-        }
-        for (i, v) in [ip, "root", "sshd", "4242"].into_iter().enumerate() {
-            parsed.insert_arc(&k[6 + i], v);
-        }
-    });
+    for (i, v) in [log_type, "ssh", ip, "root", "web-1", "file"].into_iter().enumerate() {
+        meta.insert_key(&KEYS[i], v);
+    }
+    for (i, v) in [ip, "root", "sshd", "4242"].into_iter().enumerate() {
+        parsed.insert_key(&KEYS[6 + i], v);
+    }
     Event {
         line: Line { src: Arc::from("/var/log/auth.log"), module: Arc::from("file"), ..Line::default() },
         meta,

@@ -755,7 +755,7 @@ mod tests {
         let long = field_key(name);
         assert_eq!(long, name);
         // Interned once: a second compile of the same name shares the text, and clones stay static.
-        let again = field_key(&name.to_string());
+        let again = field_key(&String::from(name));
         assert_eq!(long.as_ptr(), again.as_ptr());
         assert!(long.clone().is_static());
         assert!(!FieldKey::new(name).is_static());
