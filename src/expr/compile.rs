@@ -52,26 +52,6 @@ pub(crate) trait Node: Send + Sync {
     }
 }
 
-/// An event map that [`Node::field_read`] names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldRead {
-    Meta,
-    Parsed,
-    Enriched,
-    Labels,
-}
-
-impl FieldRead {
-    pub fn of(self, e: &Event) -> &FieldMap {
-        match self {
-            FieldRead::Meta => &e.meta,
-            FieldRead::Parsed => &e.parsed,
-            FieldRead::Enriched => &e.enriched,
-            FieldRead::Labels => &e.line.labels,
-        }
-    }
-}
-
 type N = Box<dyn Node>;
 
 pub(crate) struct ProgramInner {
@@ -221,28 +201,29 @@ impl Node for Local {
 // ---------------------------------------------------------------------------------------------------------------
 // Event fast paths
 
+/// One of the event's string maps (a compiled `evt.Meta.K` & co reads one; [`Node::field_read`] names it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MapSel {
+pub enum FieldRead {
     Meta,
     Parsed,
     Enriched,
     Labels,
 }
 
-impl MapSel {
+impl FieldRead {
     #[inline]
-    fn of(self, e: &Event) -> &FieldMap {
+    pub fn of(self, e: &Event) -> &FieldMap {
         match self {
-            MapSel::Meta => &e.meta,
-            MapSel::Parsed => &e.parsed,
-            MapSel::Enriched => &e.enriched,
-            MapSel::Labels => &e.line.labels,
+            FieldRead::Meta => &e.meta,
+            FieldRead::Parsed => &e.parsed,
+            FieldRead::Enriched => &e.enriched,
+            FieldRead::Labels => &e.line.labels,
         }
     }
 }
 
 struct EvtMapGet {
-    sel: MapSel,
+    sel: FieldRead,
     key: String,
     span: Span,
 }
@@ -254,18 +235,12 @@ impl Node for EvtMapGet {
         self.span
     }
     fn field_read(&self) -> Option<(FieldRead, &str)> {
-        let map = match self.sel {
-            MapSel::Meta => FieldRead::Meta,
-            MapSel::Parsed => FieldRead::Parsed,
-            MapSel::Enriched => FieldRead::Enriched,
-            MapSel::Labels => FieldRead::Labels,
-        };
-        Some((map, &self.key))
+        Some((self.sel, &self.key))
     }
 }
 
 struct EvtMapEq {
-    sel: MapSel,
+    sel: FieldRead,
     key: String,
     value: String,
     negate: bool,
@@ -1335,20 +1310,20 @@ impl Compiler<'_> {
     }
 
     /// `evt.Meta.k`, `evt.Parsed["k"]`, `evt.Enriched.k`, `evt.Line.Labels.k` with a constant key.
-    fn evt_map_key(&self, e: &Expr) -> Option<(MapSel, String)> {
+    fn evt_map_key(&self, e: &Expr) -> Option<(FieldRead, String)> {
         let Kind::Member { obj, key, optional: false } = &e.kind else { return None };
         self.evt_map_member(obj, key)
     }
 
-    fn evt_map_member(&self, obj: &Expr, key: &Expr) -> Option<(MapSel, String)> {
+    fn evt_map_member(&self, obj: &Expr, key: &Expr) -> Option<(FieldRead, String)> {
         let key = const_str(key)?;
         let Kind::Member { obj: root, key: field, optional: false } = &obj.kind else { return None };
         let field = const_str(field)?;
         if self.is_evt_root(root) {
             let sel = match field {
-                "Meta" => MapSel::Meta,
-                "Parsed" => MapSel::Parsed,
-                "Enriched" => MapSel::Enriched,
+                "Meta" => FieldRead::Meta,
+                "Parsed" => FieldRead::Parsed,
+                "Enriched" => FieldRead::Enriched,
                 _ => return None,
             };
             return Some((sel, key.to_string()));
@@ -1358,7 +1333,7 @@ impl Compiler<'_> {
             && const_str(line) == Some("Line")
             && self.is_evt_root(r2)
         {
-            return Some((MapSel::Labels, key.to_string()));
+            return Some((FieldRead::Labels, key.to_string()));
         }
         None
     }
