@@ -113,6 +113,15 @@ impl ScenarioStats {
     }
 }
 
+/// What a filter leaves to evaluate once its exact guard (its first conjunct) has admitted the event.
+#[derive(Debug)]
+pub enum AfterGuard {
+    /// The guard was the whole filter: it is true.
+    Nothing,
+    /// The conjuncts after the guard's, compiled on their own.
+    Rest(Program),
+}
+
 #[derive(Debug)]
 pub struct Scenario {
     pub name: Arc<str>,
@@ -124,9 +133,8 @@ pub struct Scenario {
     pub filter: Option<Program>,
     /// A necessary condition of `filter`, checked with one field lookup before evaluating it (`expr::guard`).
     pub guard: Option<crate::expr::guard::Guard>,
-    /// What is left to evaluate once an exact guard has admitted the event (`expr::guard`): `Some(None)` when
-    /// nothing (the filter is true), `Some(Some(p))` for the conjuncts after the guard's, `None` to evaluate `filter`.
-    pub after_guard: Option<Option<Program>>,
+    /// What is left to evaluate once an exact guard has admitted the event (`expr::guard`); `None`: `filter`.
+    pub after_guard: Option<AfterGuard>,
     pub groupby: Option<Program>,
     pub distinct: Option<Program>,
     pub cancel_on: Option<Program>,
@@ -524,8 +532,8 @@ impl ScenarioCompiler<'_> {
         let guard = filter.as_ref().and_then(|f| crate::expr::guard::derive(f.source(), &evt_env));
         let after_guard = match (&guard, &filter) {
             (Some(g), Some(f)) if g.exact => match crate::expr::guard::rest_after_first(f.source()) {
-                Some(rest) if rest.is_empty() => Some(None),
-                Some(rest) => crate::expr::compile(&rest, &filter_env).ok().map(Some),
+                Some(rest) if rest.is_empty() => Some(AfterGuard::Nothing),
+                Some(rest) => crate::expr::compile(&rest, &filter_env).ok().map(AfterGuard::Rest),
                 None => None,
             },
             _ => None,

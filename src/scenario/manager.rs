@@ -27,7 +27,7 @@ use crate::event::{Event, ExpectMode, Timestamp};
 use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 
 use super::alert::overflow_event;
-use super::compile::{Kind, Scenario};
+use super::compile::{AfterGuard, Kind, Scenario};
 use super::instance::{Instance, Poured, event_time, nanos};
 use super::view::{LeakyView, QueueView};
 
@@ -132,7 +132,7 @@ pub struct Buckets {
     /// Scenario index → instance family (scenarios sharing name and filter share a family).
     family: Vec<usize>,
     /// Per family: groupby value → instance.
-    instances: Vec<HashMap<String, Box<Instance>, RandomState>>,
+    instances: Vec<hashbrown::HashMap<String, Box<Instance>, RandomState>>,
     blackholes: Vec<HashMap<String, i64, RandomState>>,
     /// Time-machine timers and log clocks, per source (`Line.Src`).
     tm: HashMap<Arc<str>, LogClock, RandomState>,
@@ -178,7 +178,7 @@ impl Buckets {
             guard_of,
             verdicts,
             family,
-            instances: (0..nfam).map(|_| HashMap::default()).collect(),
+            instances: (0..nfam).map(|_| hashbrown::HashMap::default()).collect(),
             scenarios,
             services,
             blackholes: (0..n).map(|_| HashMap::default()).collect(),
@@ -200,7 +200,7 @@ impl Buckets {
     }
 
     pub fn total_instances(&self) -> usize {
-        self.instances.iter().map(HashMap::len).sum()
+        self.instances.iter().map(|m| m.len()).sum()
     }
 
     /// Pours one parsed event into every scenario whose filter accepts it; returns the overflow events.
@@ -229,10 +229,11 @@ impl Buckets {
                     continue;
                 }
             }
-            // After an exact guard, only the conjuncts after it are left (`None`: nothing, the filter is true).
+            // After an exact guard (which admitted the event, or we would not be here), only what follows it.
             let filter = match &sc.after_guard {
-                Some(rest) if sc.guard.is_some() => rest.as_ref(),
-                _ => sc.filter.as_ref(),
+                Some(AfterGuard::Nothing) => None,
+                Some(AfterGuard::Rest(rest)) => Some(rest),
+                None => sc.filter.as_ref(),
             };
             if let Some(f) = filter {
                 let arena = EvalArena::new();
@@ -319,17 +320,18 @@ impl Buckets {
             self.expire(owner, *old, out);
         }
         let map = &mut self.instances[fam];
-        // The key is copied only for a new bucket (and again only when the bucket goes away below). Looking up by
-        // `&str` first costs a second hash for a new bucket, but no allocation for the common case.
-        let inst = if map.contains_key(key) {
-            map.get_mut(key).expect("instance present")
-        } else {
-            let id = self.next_id;
-            self.next_id += 1;
-            let mut inst = Instance::new(&scenarios[si], si, key.to_string(), mode, id);
-            inst.clock = Arc::clone(&evt.line.src);
-            scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
-            map.entry(key.to_string()).or_insert(Box::new(inst))
+        // One lookup by `&str`; the key is copied only for a new bucket (and again only when the bucket goes away
+        // below).
+        let inst = match map.entry_ref(key) {
+            hashbrown::hash_map::EntryRef::Occupied(o) => o.into_mut(),
+            hashbrown::hash_map::EntryRef::Vacant(v) => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let mut inst = Instance::new(&scenarios[si], si, key.to_string(), mode, id);
+                inst.clock = Arc::clone(&evt.line.src);
+                scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
+                v.insert(Box::new(inst))
+            }
         };
         let owner = inst.owner;
         let sc = &scenarios[owner];

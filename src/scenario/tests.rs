@@ -7,7 +7,7 @@ use crate::config::yaml::ConfigErrors;
 use crate::event::{Event, ExpectMode, FieldMap, Line, format_rfc3339};
 use crate::expr::Services;
 
-use super::compile::{Scenario, ScenarioCompiler};
+use super::compile::{AfterGuard, Scenario, ScenarioCompiler};
 use super::manager::Buckets;
 use super::spec::ScenarioSpec;
 
@@ -137,11 +137,12 @@ fn an_exact_guard_leaves_only_the_conjuncts_after_it() {
 type: trigger\nname: t/rest\ndescription: d\nfilter: evt.Meta.log_type in ['x', 'fail'] && evt.Meta.source_ip startsWith '1.'\n---\n\
 type: trigger\nname: t/error\ndescription: d\nfilter: evt.Meta.log_type == 'fail' && evt.Meta.source_ip matches evt.Meta.log_type + '('\n";
     let (sc, _) = scenarios(yaml);
-    assert!(matches!(sc[0].after_guard, Some(None)));
-    assert_eq!(
-        sc[1].after_guard.as_ref().and_then(|p| p.as_ref()).map(|p| p.source()),
-        Some("(evt.Meta.source_ip startsWith '1.')")
-    );
+    assert!(matches!(sc[0].after_guard, Some(AfterGuard::Nothing)));
+    let rest = match &sc[1].after_guard {
+        Some(AfterGuard::Rest(p)) => Some(p.source()),
+        _ => None,
+    };
+    assert_eq!(rest, Some("(evt.Meta.source_ip startsWith '1.')"));
     let got: Vec<(String, String)> = run(
         yaml,
         &[(0, ip("1.1.1.1")), (1, ip("2.2.2.2")), (2, vec![("source_ip", "1.2.3.4"), ("log_type", "other")])],
