@@ -52,6 +52,9 @@ fn setup(dir: &Path) {
     std::fs::create_dir_all(dir.join("hub/scenarios/test")).unwrap();
     std::fs::write(dir.join("hub/scenarios/test/audit.yaml"), AUDIT_SCENARIO).unwrap();
     std::fs::write(dir.join("auth.log"), LOG).unwrap();
+    // The exec program's shell redirect needs `out/` to exist. The jsonl listener creates it on its first delivery,
+    // but listeners run on threads of their own, so the exec program may run first: the directory is made here.
+    std::fs::create_dir_all(dir.join("out")).unwrap();
     let cfg = format!(
         "paths:\n  hub: hub\n  state: state\nstack:\n  listeners: [audit, events, program]\nlisteners:\n\
          \x20 audit:\n    type: csv\n    dir: out/audit\n\
