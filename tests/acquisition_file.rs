@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use correlator::acquisition::{Manager, ManagerOptions, Record};
@@ -24,6 +26,16 @@ fn line(i: usize) -> String {
 
 /// Receives records (committing each) until `want` lines arrived or `timeout`; returns line → count.
 async fn collect(rx: &mut Receiver<Record>, want: usize, timeout: Duration) -> (Vec<String>, Vec<Record>) {
+    collect_counting(rx, want, timeout, &AtomicUsize::new(0)).await
+}
+
+/// [`collect`], publishing in `seen` how many lines arrived so far.
+async fn collect_counting(
+    rx: &mut Receiver<Record>,
+    want: usize,
+    timeout: Duration,
+    seen: &AtomicUsize,
+) -> (Vec<String>, Vec<Record>) {
     let deadline = Instant::now() + timeout;
     let mut got = Vec::new();
     let mut kept = Vec::new();
@@ -34,6 +46,7 @@ async fn collect(rx: &mut Receiver<Record>, want: usize, timeout: Duration) -> (
                 got.push(rec.line.raw.clone());
                 rec.commit();
                 kept.push(rec);
+                seen.store(got.len(), Ordering::Release);
             }
             Ok(None) | Err(_) => break,
         }
@@ -66,11 +79,19 @@ enum Rotation {
 }
 
 /// Writes `n` lines to `path`, rotating every `every` lines, cycling through the rotation kinds.
-fn writer(path: PathBuf, n: usize, every: usize) {
+///
+/// One rotation at a time: before each rotation the writer waits (`seen`, the lines the tailer delivered) until the
+/// tailer has read the first line of the current file, i.e. has followed the previous rotation. Without that, a
+/// starved tailer may sleep through two rotations, and no tailer can find lines in a file that was both created
+/// and rotated away between two of its looks (nor copy-truncated before it read a byte of it). The rest of the
+/// current file may still be unread when it rotates: finishing it is what the test checks.
+fn writer(path: PathBuf, n: usize, every: usize, seen: Arc<AtomicUsize>) {
     let open = |p: &Path| OpenOptions::new().create(true).append(true).open(p).unwrap_or_else(|e| panic!("{e}"));
     let mut f = open(&path);
     let kinds = [Rotation::Rename, Rotation::CopyTruncate, Rotation::DeleteRecreate];
     let mut rotations = 0;
+    // Index of the first line written to the current file.
+    let mut generation_start = 0;
     for i in 0..n {
         // Partial writes on purpose: the tailer must hold half lines until their newline arrives.
         let l = line(i);
@@ -86,6 +107,15 @@ fn writer(path: PathBuf, n: usize, every: usize) {
             std::thread::sleep(Duration::from_millis(1));
         }
         if i > 0 && i % every == 0 {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while seen.load(Ordering::Acquire) <= generation_start {
+                assert!(
+                    Instant::now() < deadline,
+                    "rotation {rotations}: line {generation_start} (first of the current file) not delivered within 30 s"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            generation_start = i + 1;
             let rotated = path.with_extension(format!("log.{rotations}"));
             match kinds[rotations % kinds.len()] {
                 Rotation::Rename => {
@@ -117,11 +147,13 @@ async fn rotation_by_rename_copytruncate_and_recreate_loses_nothing() {
     // Let the tailer open the (empty) file before writing starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let n = 4000;
+    let seen = Arc::new(AtomicUsize::new(0));
     let w = std::thread::spawn({
         let path = path.clone();
-        move || writer(path, n, 450)
+        let seen = Arc::clone(&seen);
+        move || writer(path, n, 450, seen)
     });
-    let (got, recs) = collect(&mut rx, n, Duration::from_secs(60)).await;
+    let (got, recs) = collect_counting(&mut rx, n, Duration::from_secs(60), &seen).await;
     w.join().unwrap_or_else(|_| panic!("writer panicked"));
     // Nothing more may arrive (no duplicates after the last line).
     let (extra, _) = collect(&mut rx, 1, Duration::from_millis(1200)).await;

@@ -47,9 +47,17 @@ async fn command_that_dies_is_restarted_in_tail_mode() {
 async fn missing_program_does_not_stop_the_daemon() {
     let src = source("source: command\ncommand: [/nonexistent/program]\nlabels: {type: app}\n");
     let (mut m, _rx) = Manager::start(vec![src], ManagerOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let info = m.sources();
-    assert_eq!(info[0].metrics.snapshot().errors, 1);
+    // The failed spawn is counted as soon as the source's task has run; wait for it rather than guess how long.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let info = loop {
+        let info = m.sources();
+        if info[0].metrics.snapshot().errors >= 1 || Instant::now() >= deadline {
+            break info;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let errors = info[0].metrics.snapshot().errors;
+    assert!(errors >= 1, "the failed spawn was not counted within 5 s");
     assert!(!info[0].finished, "retrying in the background");
     m.shutdown(Duration::from_millis(100)).await;
 }

@@ -50,6 +50,12 @@ fn logger(port: u16, args: &[&str], msg: &str) {
     assert!(status.success(), "logger {args:?} failed");
 }
 
+/// Whether `path` holds at least `n` lines. A capture flushes its file after each batch it receives, so this is how
+/// a test knows everything sent was received before it stops the capture.
+fn has_lines(path: &Path, n: usize) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| t.lines().count() >= n)
+}
+
 /// `Mmm d HH:MM:SS host app[pid]: msg` with the given app and message.
 fn assert_bsd(line: &str, app: &str, msg: &str) {
     let re = regex::Regex::new(&format!(
@@ -184,7 +190,12 @@ async fn capture_writes_what_the_source_feeds_and_replays_as_a_file() {
     let stream = format!("{}\n{} {multi}", messages[2], multi.len());
     conn.write_all(stream.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
     conn.shutdown().await.unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Stop only once the 4 lines (2 UDP, 2 TCP) were received and written.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has_lines(&out, 4) {
+        assert!(Instant::now() < deadline, "the capture did not write 4 lines within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = stop_tx.send(());
     let n = run.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
 
@@ -237,7 +248,12 @@ fn capture_command_stops_cleanly_on_sigterm() {
     for i in 0..5 {
         logger(port, &["--udp", "--rfc3164", "-t", "cap"], &format!("captured {i}"));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Stop only once the 5 lines were received and written.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !has_lines(&out, 5) {
+        assert!(Instant::now() < deadline, "the capture did not write 5 lines within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());

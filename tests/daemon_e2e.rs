@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -40,7 +40,9 @@ impl Daemon {
         let mut child = Command::new(common::bin())
             .args(["run", "--config"])
             .arg(config)
-            .env("CORRELATOR_LOG", "info")
+            // The acquisition manager's debug line "source started" comes once a source is ready (a tailed file
+            // open at its end): lines appended before it would not be read.
+            .env("CORRELATOR_LOG", "info,correlator::acquisition::manager=debug")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -76,6 +78,12 @@ impl Daemon {
         }
     }
 
+    /// Waits until the file source has started: a file that exists at start is read from its end, so only lines
+    /// appended after this are read.
+    fn wait_source_started(&self) {
+        self.expect_log("source started", Duration::from_secs(20));
+    }
+
     /// Every stdout line that arrives within `d`.
     fn drain(&self, d: Duration) -> Vec<String> {
         let deadline = Instant::now() + d;
@@ -86,12 +94,21 @@ impl Daemon {
         v
     }
 
-    /// SIGTERM, then the exit summary line (`lines read: N ...`) from stderr.
+    /// SIGTERM, then the exit summary line (`lines read: N ...`) from stderr. The process having exited does not
+    /// mean the forwarding thread has passed on its last lines: read until stderr closes.
     fn terminate_with_summary(self) -> String {
         let errs = self.errs;
         let status = Daemon { child: self.child, lines: self.lines, errs: mpsc::channel().1 }.terminate();
         assert!(status.success());
-        errs.try_iter().find(|l| l.starts_with("lines read:")).expect("exit summary")
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match errs.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(l) if l.starts_with("lines read:") => return l,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => panic!("no exit summary before the daemon's stderr closed"),
+                Err(RecvTimeoutError::Timeout) => panic!("the daemon's stderr still open 20 s after it exited"),
+            }
+        }
     }
 
     /// Waits for a stdout line containing `needle`.
@@ -167,9 +184,13 @@ fn editing_acquis_adds_a_source_at_run_time() {
     std::fs::write(&log, "").unwrap();
     let acquis = format!("{syslog}---\nfilenames:\n  - {}\nlabels:\n  type: syslog\n", log.display());
     std::thread::sleep(Duration::from_millis(1100)); // a new mtime second
-    std::fs::write(dir.path().join("acquis.yaml"), acquis).unwrap();
-    // The daemon checks acquis.yaml every second; give it time, then write.
-    std::thread::sleep(Duration::from_secs(3));
+    // Replaced in one step (write + rename), so the daemon's check never sees it empty or half written.
+    let tmp = dir.path().join("acquis.yaml.new");
+    std::fs::write(&tmp, acquis).unwrap();
+    std::fs::rename(&tmp, dir.path().join("acquis.yaml")).unwrap();
+    // The daemon checks acquis.yaml every second; "acquisition reloaded" is logged once the new source has started
+    // (the file open at its end), so lines written from then on are read.
+    daemon.expect_log("acquisition reloaded", Duration::from_secs(20));
     let now = chrono::Local::now().format("%b %e %H:%M:%S").to_string();
     let mut text = String::new();
     for i in 0..8 {
@@ -209,7 +230,7 @@ fn editing_the_stack_applies_at_run_time() {
     let with = |scenarios: &str| format!("{base}stack:\n  scenarios: [{scenarios}]\n");
     std::fs::write(&config, with("correlator/ssh-bruteforce, correlator/ssh-user-enum")).unwrap();
     let daemon = Daemon::start(&config);
-    std::thread::sleep(Duration::from_secs(2));
+    daemon.wait_source_started();
 
     append(&log, &failed_logins("198.18.1.1", 8));
     daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.1.1", Duration::from_secs(20));
@@ -267,7 +288,7 @@ fn editing_the_listeners_applies_at_run_time() {
     };
     std::fs::write(&config, with("a")).unwrap();
     let daemon = Daemon::start(&config);
-    std::thread::sleep(Duration::from_secs(2));
+    daemon.wait_source_started();
 
     // An edit that moves every line but leaves the listeners as they are rebuilds the pipeline, not the
     // listeners (their queues and rate limits stay).
@@ -327,7 +348,7 @@ fn profile_notifications_route_alerts_to_listeners() {
     )
     .unwrap();
     let daemon = Daemon::start(&config);
-    std::thread::sleep(Duration::from_secs(2));
+    daemon.wait_source_started();
     append(&log, &failed_logins("198.18.6.6", 8));
     daemon.expect_line("correlator/ssh-bruteforce Ip 198.18.6.6", Duration::from_secs(20));
     // The listener the matching profile names, and the one no profile names, get the alert; the listener only

@@ -3,10 +3,13 @@
 //! once with its decision, and re-running the whole burst (what the daemon does when it reads the same log lines
 //! again) adds only the missing ones.
 //!
-//! The child is this test binary itself, re-run on the ignored test `burst_child` with `STORE_BURST_DB` set.
+//! The child is this test binary itself, re-run on the ignored test `burst_child` with `STORE_BURST_DB` set. For
+//! the run that is killed, the child is paced (`STORE_BURST_PACED`): after each report it waits for a line on its
+//! stdin, so it can never run more than one transaction ahead of the reports the parent has read, however cheap
+//! fsync is on the machine.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use correlator::store::{AlertFilter, DecisionFilter, NewAlert, NewDecision, Source, SqliteStore, Store, model::Alert};
@@ -41,32 +44,53 @@ fn alert(i: usize) -> NewAlert {
     }
 }
 
-/// Records alerts `0..TOTAL` one per transaction, printing `committed N` after each commit. Run only as the child.
+/// Records alerts `0..TOTAL` one per transaction, printing `committed N` after each commit; when paced, waits for
+/// a line on stdin after each report before the next transaction. Run only as the child.
 #[test]
 #[ignore = "helper process of kill9_during_a_burst_loses_and_duplicates_nothing"]
 fn burst_child() {
     let db = std::env::var("STORE_BURST_DB").expect("run by kill9_during_a_burst_loses_and_duplicates_nothing");
+    let paced = std::env::var_os("STORE_BURST_PACED").is_some();
     let store = SqliteStore::open(std::path::Path::new(&db)).expect("open");
+    let stdin = std::io::stdin();
     for i in 0..TOTAL {
         store.add_alerts("burst", &[alert(i)], 1_000 + i as i64).expect("insert");
         println!("committed {i}");
+        if paced {
+            let mut go = String::new();
+            if stdin.lock().read_line(&mut go).expect("stdin") == 0 {
+                return; // the parent is gone
+            }
+        }
     }
 }
 
+/// Runs the child; with `kill_after`, paces it (one answer per report) and SIGKILLs it right after letting it go on
+/// past the `kill_after`-th report, so the kill lands in (or just before) the next transaction and at most that
+/// one transaction can have committed unreported.
 fn run_child(db: &std::path::Path, kill_after: Option<usize>) -> Vec<usize> {
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--ignored", "--exact", "burst_child", "--nocapture", "--test-threads", "1"])
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["--ignored", "--exact", "burst_child", "--nocapture", "--test-threads", "1"])
         .env("STORE_BURST_DB", db)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn child");
+        .stderr(Stdio::null());
+    if kill_after.is_some() {
+        cmd.env("STORE_BURST_PACED", "1").stdin(Stdio::piped());
+    } else {
+        cmd.stdin(Stdio::null());
+    }
+    let mut child = cmd.spawn().expect("spawn child");
+    let mut go = child.stdin.take();
     let out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut committed = Vec::new();
     for line in out.lines().map_while(Result::ok) {
         // libtest may print "test burst_child ... " on the same line as the first report.
         if let Some(i) = line.find("committed ") {
             committed.push(line[i + "committed ".len()..].trim().parse().expect("number"));
+            if let Some(stdin) = go.as_mut() {
+                // A failed write means the child died; its exit status is checked below.
+                let _ = stdin.write_all(b"go\n").and_then(|()| stdin.flush());
+            }
             if kill_after.is_some_and(|k| committed.len() >= k) {
                 child.kill().expect("SIGKILL");
                 break;
