@@ -15,30 +15,31 @@
 //!   capturing over the whole message (`^%{SYSLOGLINE}` on an sshd line: about 3× less work). Lines holding `\n`
 //!   use the whole regex.
 //! * Direct capture. For the groups, the meta regex finds the end of the match with a forward DFA, its start with a
-//!   reverse DFA, and only then runs the backtracker over that span: three passes. Log lines that match nearly
-//!   always match from their first byte, so once a match is known to exist (a forward DFA said so, stopping at the
-//!   first match state, or the parent's prefilter set did), the backtracker runs alone, anchored at the start. A
-//!   match there *is* the leftmost-first match (no match can start further left, and the backtracker follows the
-//!   priority order); otherwise the meta regex searches as before. The existence check comes first because a
-//!   backtracker that fails costs far more than a DFA that rejects. Lines too long for the backtracker's bounded
-//!   memory go to the meta regex, and so do expressions anchored with `^` (the meta regex already starts at byte 0
-//!   for them, with a one-pass DFA when the pattern allows one) and expressions that split.
+//!   reverse DFA, and only then runs a backtracker over that span: three passes. Log lines that match nearly
+//!   always match from their first byte, so the capture engine (`backtrack`, a backtracker that skips alternatives
+//!   which cannot start with the next byte) runs alone, anchored at the start, over the whole expression or the
+//!   split head. A match there *is* the leftmost-first match (no match can start further left, and the
+//!   backtracker follows the priority order); otherwise the meta regex searches as before. A backtracker that
+//!   fails costs several times a DFA that rejects, so unless a match is known to exist (the parent's prefilter
+//!   said so) a forward DFA is asked first, except for an expression that matched at byte 0 in at least 7 of 8
+//!   recent searches on this thread (the main pattern of a log type): then the backtracker goes first. The order
+//!   changes the cost only, never the result. Lines too long for the backtracker's bounded memory go to the meta
+//!   regex, and so do expressions anchored with `^` that do not split (the meta regex starts at byte 0 for them,
+//!   with a one-pass DFA when the pattern allows one).
 //!
 //! What this module is not: it does not expand patterns (`expand`, `library`) or decide where results go (parser).
 
 use std::borrow::Cow;
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 use regex::bytes::{CaptureLocations, Regex};
-use regex_automata::nfa::thompson::backtrack::{BoundedBacktracker, Cache};
+use regex_automata::PatternID;
 use regex_automata::util::captures::Captures as HeadLocs;
-use regex_automata::util::pool::Pool;
 use regex_automata::util::primitives::NonMaxUsize;
-use regex_automata::{Anchored, Input, PatternID};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 use super::GrokError;
+use super::backtrack::Backtracker;
 use super::expand::Expansion;
 use crate::event::{FieldKey, field_key};
 use crate::gocompat::regex::builder;
@@ -63,6 +64,10 @@ pub struct CompiledGrok {
 #[derive(Debug)]
 struct TailSplit {
     head: regex_automata::meta::Regex,
+    /// The head's capture engine, anchored at byte 0.
+    direct: Option<Direct>,
+    /// The head starts with `^` (not multi-line): it can only match at byte 0.
+    anchored: bool,
     tail_group: usize,
     /// `(?s)`: the group also takes `\n`, so the rest of the input is the group whatever it holds.
     dot_all: bool,
@@ -97,24 +102,72 @@ impl TailSplit {
             return None;
         }
         // Built from the parsed form: printing it back to text would not keep non-ASCII bytes (`M(?:a|ä)?r`).
-        let head = crate::gocompat::regex::meta_from_hir(&Hir::concat(head.to_vec())).ok()?;
+        let head_hir = Hir::concat(head.to_vec());
+        let head = crate::gocompat::regex::meta_from_hir(&head_hir).ok()?;
         // The head must number its groups exactly like the whole expression (group 0 is the match).
         (head.group_info().group_len(PatternID::ZERO) == groups).then(|| TailSplit {
             head,
+            direct: Direct::of(&head_hir, groups - 1),
+            anchored: head_hir.properties().look_set_prefix().contains(Look::Start),
             tail_group: groups,
             dot_all,
         })
     }
 }
 
-type CacheFn = Box<dyn Fn() -> Cache + Send + Sync + UnwindSafe + RefUnwindSafe>;
-
-/// A bounded backtracker over the whole expression, with a pool of per-thread scratch memory.
+/// The capture engine over an expression (or a split expression's head), anchored at byte 0.
 struct Direct {
-    engine: BoundedBacktracker,
-    caches: Pool<Cache, CacheFn>,
+    engine: Backtracker,
     /// Capture slots: two per group, group 0 (the match) included.
     slots: usize,
+    /// This engine's entry in each thread's [`ODDS`].
+    id: usize,
+}
+
+/// What a direct capture found.
+enum Attempt {
+    Found(Vec<Option<NonMaxUsize>>),
+    /// The expression matches nowhere.
+    NoMatch,
+    /// No match starting at byte 0; one may start further on.
+    NotAtStart,
+}
+
+/// How often an engine's recent unhinted searches matched at byte 0, on this thread: (searches, matches), halved
+/// when the count reaches [`ODDS_WINDOW`].
+#[derive(Clone, Copy, Default)]
+struct Odds {
+    tries: u16,
+    hits: u16,
+}
+
+const ODDS_WINDOW: u16 = 1024;
+
+/// Searches before an engine may skip the existence check.
+const ODDS_WARMUP: u16 = 32;
+
+static NEXT_DIRECT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    /// Per engine id. Per thread so that counting costs no shared writes between parsing workers.
+    static ODDS: std::cell::RefCell<Vec<Odds>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Odds {
+    /// Whether the backtracker should run before the existence check: a failing backtracker costs several times
+    /// a rejecting DFA, a succeeding one makes the DFA pass wasted work. Worth it from 7 hits in 8.
+    fn backtrack_first(self) -> bool {
+        self.tries >= ODDS_WARMUP && u32::from(self.hits) * 8 >= u32::from(self.tries) * 7
+    }
+
+    fn record(&mut self, hit: bool) {
+        if self.tries == ODDS_WINDOW {
+            self.tries /= 2;
+            self.hits /= 2;
+        }
+        self.tries += 1;
+        self.hits += u16::from(hit);
+    }
 }
 
 impl std::fmt::Debug for Direct {
@@ -130,25 +183,46 @@ impl Direct {
         if nfa.group_info().group_len(PatternID::ZERO) != groups + 1 {
             return None;
         }
-        let engine = BoundedBacktracker::new_from_nfa(nfa).ok()?;
-        let for_cache = engine.clone();
-        let create: CacheFn = Box::new(move || for_cache.create_cache());
-        Some(Direct { engine, caches: Pool::new(create), slots: 2 * (groups + 1) })
+        let id = NEXT_DIRECT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Direct { engine: Backtracker::new(nfa), slots: 2 * (groups + 1), id })
+    }
+
+    /// The capture of `input` at byte 0 (which must fit, see [`Direct::takes`]). `known`: a match exists
+    /// somewhere; else `exists` tells, and is asked before the backtracker runs unless this engine has recently
+    /// matched at byte 0 nearly every time on this thread (see [`Odds`]). The result does not depend on the order.
+    fn attempt(&self, input: &[u8], known: bool, exists: impl FnOnce() -> bool) -> Attempt {
+        if known {
+            return self.search(input).map_or(Attempt::NotAtStart, Attempt::Found);
+        }
+        let odds = ODDS.with(|o| o.borrow().get(self.id).copied().unwrap_or_default());
+        if !odds.backtrack_first() && !exists() {
+            self.record(false);
+            return Attempt::NoMatch;
+        }
+        let found = self.search(input);
+        self.record(found.is_some());
+        found.map_or(Attempt::NotAtStart, Attempt::Found)
+    }
+
+    fn record(&self, hit: bool) {
+        ODDS.with(|o| {
+            let mut o = o.borrow_mut();
+            if o.len() <= self.id {
+                o.resize(self.id + 1, Odds::default());
+            }
+            o[self.id].record(hit);
+        })
     }
 
     /// Whether `input` fits the backtracker's bounded memory (checked before anything else is spent on it).
     fn takes(&self, input: &[u8]) -> bool {
-        input.len() <= self.engine.max_haystack_len()
+        input.len() <= self.engine.max_len()
     }
 
     /// The capture slots of the match starting at 0; `None` when there is none (or the input is too long).
     fn search(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
         let mut slots = vec![None; self.slots];
-        let mut cache = self.caches.get();
-        match self.engine.try_search_slots(&mut cache, &Input::new(input).anchored(Anchored::Yes), &mut slots) {
-            Ok(Some(_)) => Some(slots),
-            _ => None,
-        }
+        self.engine.captures(input, &mut slots)?.then_some(slots)
     }
 }
 
@@ -227,6 +301,21 @@ impl CompiledGrok {
         if let Some(split) = &self.head
             && (split.dot_all || memchr::memchr(b'\n', bytes).is_none())
         {
+            if let Some(direct) = &split.direct
+                && direct.takes(bytes)
+            {
+                match direct.attempt(bytes, known_match, || split.head.is_match(bytes)) {
+                    Attempt::Found(slots) => {
+                        let end = slots[1]?.get();
+                        let locs = Locs::HeadSlots(slots, split.tail_group, end);
+                        return Some(Captures { grok: self, input, locs });
+                    }
+                    Attempt::NoMatch => return None,
+                    // Anchored at the start: no match at byte 0 is no match at all.
+                    Attempt::NotAtStart if split.anchored => return None,
+                    Attempt::NotAtStart => {}
+                }
+            }
             let mut locs = split.head.create_captures();
             split.head.captures(bytes, &mut locs);
             let (_, end) = locs.get_match().map(|m| (m.start(), m.end()))?;
@@ -235,11 +324,10 @@ impl CompiledGrok {
         if let Some(direct) = &self.direct
             && direct.takes(bytes)
         {
-            if !known_match && !self.regex.is_match(bytes) {
-                return None;
-            }
-            if let Some(slots) = direct.search(bytes) {
-                return Some(Captures { grok: self, input, locs: Locs::Slots(slots) });
+            match direct.attempt(bytes, known_match, || self.regex.is_match(bytes)) {
+                Attempt::Found(slots) => return Some(Captures { grok: self, input, locs: Locs::Slots(slots) }),
+                Attempt::NoMatch => return None,
+                Attempt::NotAtStart => {}
             }
         }
         self.captures_reference(input)
@@ -270,6 +358,7 @@ enum Locs {
     Whole(CaptureLocations),
     Head(HeadLocs, usize, usize),
     Slots(Vec<Option<NonMaxUsize>>),
+    HeadSlots(Vec<Option<NonMaxUsize>>, usize, usize),
 }
 
 /// The result of a successful [`CompiledGrok::captures`]: every semantic with its value.
@@ -314,7 +403,9 @@ impl<'g, 'i> Captures<'g, 'i> {
             Locs::Head(_, tail, start) if *tail == g => Some((*start, len)),
             Locs::Head(locs, _, _) if g == 0 => locs.get_group(0).map(|s| (s.start, len)),
             Locs::Head(locs, _, _) => locs.get_group(g).map(|s| (s.start, s.end)),
-            Locs::Slots(slots) => {
+            Locs::HeadSlots(_, tail, start) if *tail == g => Some((*start, len)),
+            Locs::HeadSlots(slots, _, _) if g == 0 => slots[0].map(|s| (s.get(), len)),
+            Locs::Slots(slots) | Locs::HeadSlots(slots, _, _) => {
                 let s = slots.get(2 * g).copied().flatten()?.get();
                 let e = slots.get(2 * g + 1).copied().flatten()?.get();
                 Some((s, e))
@@ -339,6 +430,7 @@ impl<'g, 'i> Captures<'g, 'i> {
 
 #[cfg(test)]
 mod tests {
+    use super::ODDS;
     use crate::grok::PatternLibrary;
 
     #[test]
@@ -413,6 +505,29 @@ mod tests {
         for pattern in ["%{GREEDYDATA:a}", "%{GREEDYDATA:a} %{WORD:b}", "%{WORD:a} %{DATA:b}"] {
             assert!(!lib.compile(pattern).unwrap().splits_tail(), "{pattern}");
         }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_learned_search_order() {
+        let lib = PatternLibrary::new();
+        let g = lib.compile("%{IPORHOST:host} port %{INT:port}").unwrap();
+        let same = |line: &str| {
+            let fast = g.captures(line).map(|c| c.iter().map(|(_, v)| v.into_owned()).collect::<Vec<_>>());
+            let plain = g.captures_reference(line).map(|c| c.iter().map(|(_, v)| v.into_owned()).collect::<Vec<_>>());
+            assert_eq!(fast, plain, "{line:?}");
+        };
+        // First with the existence check before the backtracker, then, once this thread has seen it match at
+        // byte 0 every time, with the backtracker first: misses and matches further on must not change.
+        for round in 0..3 {
+            for i in 0..40 {
+                same(&format!("10.0.0.{i} port {round}"));
+            }
+            same("no port here");
+            same("from web-01 port 22");
+            same("");
+        }
+        let odds = ODDS.with(|o| o.borrow()[g.direct.as_ref().unwrap().id]);
+        assert!(odds.backtrack_first(), "{} of {}", odds.hits, odds.tries);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! pattern is applied to and where the captures go), and it never runs a backtracking engine: log lines are
 //! attacker-controlled, and every search here is linear in the input length.
 
+mod backtrack;
 mod expand;
 mod library;
 mod matcher;

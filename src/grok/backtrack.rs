@@ -1,0 +1,418 @@
+//! The capture engine of grok matches: a bounded backtracker over a Thompson NFA, anchored at the start of the
+//! input, that skips alternatives which cannot start with the next byte.
+//!
+//! Why not regex-automata's `BoundedBacktracker`: grok patterns are alternations of large alternatives
+//! (`%{IPORHOST}` is IPv6's eight forms, then IPv4, then a hostname: 1,338 NFA states), and that engine pushes
+//! every alternative on its stack and steps into it before finding that its first byte does not match, on every
+//! host name and address of every line. It also clears its whole visited set (states × input bytes, tens of KB on
+//! an access-log line) before each search. Here:
+//!
+//! * Each state that is the target of an alternation knows the set of bytes its first consuming transition can
+//!   take (following captures and alternations, computed once when the grok is compiled). An alternative whose set
+//!   does not hold the next byte is not explored, unless it may get somewhere without consuming (a look-around
+//!   assertion or the match state is reachable), in which case it always is.
+//! * The visited set remembers which of its words it dirtied and clears only those.
+//!
+//! Same result as a plain backtracker: a skipped alternative would have failed at its first consuming step, having
+//! only marked as visited states that, explored later at the same position, fail the same way (their own first
+//! sets are subsets of its one). The search order is the NFA's priority order, so the captures are leftmost-first
+//! (tested against regex-automata's backtracker below and, on the hub corpus, against the meta regex by
+//! `tests/grok_hub.rs`).
+//!
+//! The scratch memory (stack, visited set) is one per thread, shared by every grok, and grows to the largest search
+//! made; the visited set is bounded by [`MAX_VISITED_BITS`], inputs that would need more are left to the caller's
+//! other engine.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use regex_automata::nfa::thompson::{NFA, State};
+use regex_automata::util::primitives::{NonMaxUsize, StateID};
+
+/// The largest visited set a search may use, in bits (4 MiB). An `^%{SYSLOGLINE}` NFA of 1,567 states can then
+/// search 21,000 bytes; since only dirtied words are cleared, the size costs memory, not time.
+pub const MAX_VISITED_BITS: usize = 1 << 25;
+
+/// A compiled backtracker; see the module comment.
+#[derive(Debug)]
+pub struct Backtracker {
+    nfa: NFA,
+    /// Per state: index in `firsts` of the bytes the state can start with; 0 for a state that may succeed without
+    /// consuming a byte (always explored). Only alternation targets get a set of their own.
+    first_of: Box<[u32]>,
+    /// Byte sets, 256 bits each; entry 0 (every byte) is the "always explore" set.
+    firsts: Box<[[u64; 4]]>,
+    /// Per state: whether a search can reach it more than once at the same position (it has several incoming
+    /// edges, or is the start). Only those are recorded in the visited set: a state with one way in is reached
+    /// at a position at most once if its predecessor is, so checking it would never stop a path.
+    joins: Box<[bool]>,
+}
+
+/// One unit of pending work: explore a state at a position, or put back a capture slot's earlier value.
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    Explore { sid: StateID, at: usize },
+    Restore { slot: usize, offset: Option<NonMaxUsize> },
+}
+
+/// Per-thread scratch memory.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    /// Bits indexed by `state * (input length + 1) + position`; all zero between searches.
+    visited: Vec<u64>,
+    /// Indexes of the `visited` words set during the current search.
+    dirty: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Scratch {
+    /// Marks `(sid, at)` visited; false if it already was.
+    #[inline]
+    fn visit(&mut self, sid: StateID, at: usize, stride: usize) -> bool {
+        let bit = sid.as_usize() * stride + at;
+        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+        let w = &mut self.visited[word];
+        if *w & mask != 0 {
+            return false;
+        }
+        if *w == 0 {
+            self.dirty.push(word);
+        }
+        *w |= mask;
+        true
+    }
+
+    /// Leaves the visited set all zero and the stack empty.
+    fn reset(&mut self) {
+        for &w in &self.dirty {
+            self.visited[w] = 0;
+        }
+        self.dirty.clear();
+        self.stack.clear();
+    }
+}
+
+impl Backtracker {
+    /// The backtracker of `nfa` (one pattern; every capture group's slots are reported).
+    pub fn new(nfa: NFA) -> Backtracker {
+        let n = nfa.states().len();
+        // Alternation targets: the only states where a skip is decided.
+        let mut targets = Vec::new();
+        for state in nfa.states() {
+            match state {
+                State::Union { alternates } => targets.extend(alternates.iter().copied()),
+                State::BinaryUnion { alt1, alt2 } => targets.extend([*alt1, *alt2]),
+                _ => {}
+            }
+        }
+        let mut first_of = vec![0u32; n].into_boxed_slice();
+        let mut firsts = vec![[u64::MAX; 4]];
+        let mut index: HashMap<[u64; 4], u32> = HashMap::new();
+        let mut seen = vec![usize::MAX; n];
+        let mut todo = Vec::new();
+        for (mark, &t) in targets.iter().enumerate() {
+            if first_of[t.as_usize()] != 0 {
+                continue;
+            }
+            let Some(set) = first_bytes(&nfa, t, mark, &mut seen, &mut todo) else { continue };
+            let next = firsts.len() as u32;
+            let i = *index.entry(set).or_insert_with(|| {
+                firsts.push(set);
+                next
+            });
+            first_of[t.as_usize()] = i;
+        }
+        let joins = joins(&nfa);
+        Backtracker { nfa, first_of, firsts: firsts.into_boxed_slice(), joins }
+    }
+
+    /// The longest input a search accepts.
+    pub fn max_len(&self) -> usize {
+        (MAX_VISITED_BITS / self.nfa.states().len().max(1)).saturating_sub(1)
+    }
+
+    /// Searches for a match starting at byte 0, filling `slots` (two per group, group 0 the match; their number
+    /// is the caller's, extra NFA slots are ignored). `None` if the input is longer than [`Backtracker::max_len`],
+    /// else whether it matched.
+    pub fn captures(&self, input: &[u8], slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
+        if input.len() > self.max_len() {
+            return None;
+        }
+        slots.iter_mut().for_each(|s| *s = None);
+        SCRATCH.with(|cell| {
+            // A search never calls back into another one, so the cell is free; if it were not, it is not an input
+            // error but ours: the caller falls back to its other engine.
+            let mut scratch = cell.try_borrow_mut().ok()?;
+            let stride = input.len() + 1;
+            let bits = self.nfa.states().len() * stride;
+            let words = bits.div_ceil(64);
+            if scratch.visited.len() < words {
+                scratch.visited.resize(words, 0);
+            }
+            let found = self.run(&mut scratch, input, stride, slots);
+            scratch.reset();
+            Some(found)
+        })
+    }
+
+    fn run(&self, s: &mut Scratch, input: &[u8], stride: usize, slots: &mut [Option<NonMaxUsize>]) -> bool {
+        s.stack.push(Frame::Explore { sid: self.nfa.start_anchored(), at: 0 });
+        while let Some(frame) = s.stack.pop() {
+            match frame {
+                Frame::Restore { slot, offset } => slots[slot] = offset,
+                Frame::Explore { sid, at } => {
+                    if self.step(s, input, stride, slots, sid, at) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the alternative starting at `sid` may match at `at` (see the module comment).
+    #[inline]
+    fn may_start(&self, sid: StateID, input: &[u8], at: usize) -> bool {
+        let i = self.first_of[sid.as_usize()];
+        if i == 0 {
+            return true;
+        }
+        match input.get(at) {
+            Some(&b) => self.firsts[i as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0,
+            None => false,
+        }
+    }
+
+    /// Follows one path from `(sid, at)` depth first, pushing the alternatives left behind; true on a match.
+    fn step(
+        &self,
+        s: &mut Scratch,
+        input: &[u8],
+        stride: usize,
+        slots: &mut [Option<NonMaxUsize>],
+        mut sid: StateID,
+        mut at: usize,
+    ) -> bool {
+        loop {
+            if self.joins[sid.as_usize()] && !s.visit(sid, at, stride) {
+                return false;
+            }
+            match self.nfa.state(sid) {
+                State::ByteRange { trans } => match input.get(at) {
+                    Some(&b) if trans.matches_byte(b) => {
+                        sid = trans.next;
+                        at += 1;
+                    }
+                    _ => return false,
+                },
+                State::Sparse(t) => match input.get(at).and_then(|&b| t.matches_byte(b)) {
+                    Some(next) => {
+                        sid = next;
+                        at += 1;
+                    }
+                    None => return false,
+                },
+                State::Dense(t) => match input.get(at).and_then(|&b| t.matches_byte(b)) {
+                    Some(next) => {
+                        sid = next;
+                        at += 1;
+                    }
+                    None => return false,
+                },
+                State::Look { look, next } => {
+                    if !self.nfa.look_matcher().matches(*look, input, at) {
+                        return false;
+                    }
+                    sid = *next;
+                }
+                State::Union { alternates } => {
+                    // The first alternative that may start here is followed now, the others pushed so that they
+                    // pop in priority order.
+                    let mut viable = alternates.iter().copied().filter(|&a| self.may_start(a, input, at));
+                    let Some(first) = viable.next() else { return false };
+                    let mark = s.stack.len();
+                    s.stack.extend(viable.map(|a| Frame::Explore { sid: a, at }));
+                    s.stack[mark..].reverse();
+                    sid = first;
+                }
+                State::BinaryUnion { alt1, alt2 } => {
+                    let (one, two) = (self.may_start(*alt1, input, at), self.may_start(*alt2, input, at));
+                    match (one, two) {
+                        (true, true) => {
+                            s.stack.push(Frame::Explore { sid: *alt2, at });
+                            sid = *alt1;
+                        }
+                        (true, false) => sid = *alt1,
+                        (false, true) => sid = *alt2,
+                        (false, false) => return false,
+                    }
+                }
+                State::Capture { next, slot, .. } => {
+                    let slot = slot.as_usize();
+                    if let Some(cell) = slots.get_mut(slot) {
+                        s.stack.push(Frame::Restore { slot, offset: *cell });
+                        *cell = NonMaxUsize::new(at);
+                    }
+                    sid = *next;
+                }
+                State::Fail => return false,
+                State::Match { .. } => return true,
+            }
+        }
+    }
+}
+
+/// Which states need a visited check (see [`Backtracker::joins`]): the start, and states with more than one way
+/// in. A consuming state counts once per distinct target (at a given position it takes one byte, so one of its
+/// transitions); an alternation counts once per alternative.
+fn joins(nfa: &NFA) -> Box<[bool]> {
+    let n = nfa.states().len();
+    let mut ways_in = vec![0u32; n];
+    let mut targets = Vec::new();
+    for state in nfa.states() {
+        targets.clear();
+        match state {
+            State::ByteRange { trans } => targets.push(trans.next),
+            State::Sparse(t) => targets.extend(t.transitions.iter().map(|tr| tr.next)),
+            State::Dense(t) => targets.extend(t.transitions.iter().copied().filter(|&next| next != StateID::ZERO)),
+            State::Look { next, .. } | State::Capture { next, .. } => targets.push(*next),
+            State::Union { alternates } => targets.extend(alternates.iter().copied()),
+            State::BinaryUnion { alt1, alt2 } => targets.extend([*alt1, *alt2]),
+            State::Fail | State::Match { .. } => {}
+        }
+        if matches!(state, State::ByteRange { .. } | State::Sparse(_) | State::Dense(_)) {
+            targets.sort_unstable();
+            targets.dedup();
+        }
+        for t in &targets {
+            ways_in[t.as_usize()] += 1;
+        }
+    }
+    ways_in[nfa.start_anchored().as_usize()] += 1;
+    ways_in.iter().map(|&w| w > 1).collect()
+}
+
+/// The bytes the first consuming transition reachable from `start` can take, or `None` if a look-around assertion
+/// or the match state is reachable without consuming (then the state is always explored). `seen`/`mark` is a
+/// visited set reused across calls: a state is seen in this call when `seen[state] == mark`.
+fn first_bytes(
+    nfa: &NFA,
+    start: StateID,
+    mark: usize,
+    seen: &mut [usize],
+    todo: &mut Vec<StateID>,
+) -> Option<[u64; 4]> {
+    let mut set = [0u64; 4];
+    let mut add = |lo: u8, hi: u8| {
+        for b in lo..=hi {
+            set[(b / 64) as usize] |= 1u64 << (b % 64);
+        }
+    };
+    todo.clear();
+    todo.push(start);
+    while let Some(sid) = todo.pop() {
+        if std::mem::replace(&mut seen[sid.as_usize()], mark) == mark {
+            continue;
+        }
+        match nfa.state(sid) {
+            State::ByteRange { trans } => add(trans.start, trans.end),
+            State::Sparse(t) => t.transitions.iter().for_each(|tr| add(tr.start, tr.end)),
+            State::Dense(t) => {
+                for (b, next) in t.transitions.iter().enumerate() {
+                    if *next != StateID::ZERO {
+                        add(b as u8, b as u8);
+                    }
+                }
+            }
+            State::Union { alternates } => todo.extend(alternates.iter().copied()),
+            State::BinaryUnion { alt1, alt2 } => todo.extend([*alt1, *alt2]),
+            State::Capture { next, .. } => todo.push(*next),
+            State::Fail => {}
+            State::Look { .. } | State::Match { .. } => return None,
+        }
+    }
+    Some(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::nfa::thompson::backtrack::BoundedBacktracker;
+    use regex_automata::{Anchored, Input};
+
+    fn nfa(pattern: &str) -> NFA {
+        let hir = crate::gocompat::regex::parse_hir(pattern).unwrap();
+        crate::gocompat::regex::nfa_from_hir(&hir).unwrap()
+    }
+
+    /// Slot offsets of a match, `None` without one.
+    type Slots = Option<Vec<Option<usize>>>;
+
+    /// Our slots and regex-automata's backtracker's, for an anchored search of `input`.
+    fn both(pattern: &str, input: &str) -> (Slots, Slots) {
+        let n = nfa(pattern);
+        let len = n.group_info().slot_len();
+        let ours = Backtracker::new(n.clone());
+        let mut slots = vec![None; len];
+        let got = ours.captures(input.as_bytes(), &mut slots).unwrap();
+        let got = got.then(|| slots.iter().map(|s| s.map(|v| v.get())).collect());
+        let reference = BoundedBacktracker::new_from_nfa(n).unwrap();
+        let mut cache = reference.create_cache();
+        let mut want = vec![None; len];
+        let m = reference.try_search_slots(&mut cache, &Input::new(input).anchored(Anchored::Yes), &mut want).unwrap();
+        let want = m.is_some().then(|| want.iter().map(|s| s.map(|v| v.get())).collect());
+        (got, want)
+    }
+
+    #[test]
+    fn captures_agree_with_a_plain_backtracker() {
+        let cases: &[(&str, &[&str])] = &[
+            (r"(a|ab)(c|bcd)(d*)", &["abcd", "abc", "acd", "x", ""]),
+            (r"(?:(\d+)\.){3}(\d+)|([a-z][a-z0-9-]*)", &["10.0.0.1", "web-01", "1.2.3", "Web"]),
+            (r"(a*)*(b)", &["aaab", "b", "aaa"]),
+            (r"(x?)(x?)(x?)x", &["xx", "x", "xxxx"]),
+            (r"\b(\w+)\b (\w+)?$", &["hello world", "hello ", "hello"]),
+            (r"^(?:(\S+) )?(\d+)", &["host 42", "42", " 42"]),
+            (r"(?s)(.*?)(=)(.*)", &["a=b=c", "=\n=", "none"]),
+            (r"([0-9A-Fa-f]{1,4}:){2}([0-9A-Fa-f]{1,4})|(\d+)", &["fe80:1:2", "123", "fe80:1"]),
+            (r"(|a)(b|)", &["ab", "b", "a", ""]),
+            (r"(?i)(ss|ß)h", &["SSH", "ßh", "sh"]),
+        ];
+        for (pattern, inputs) in cases {
+            for input in *inputs {
+                let (got, want) = both(pattern, input);
+                assert_eq!(got, want, "{pattern} on {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_skipped_alternative_is_one_that_cannot_start_with_the_next_byte() {
+        let b = Backtracker::new(nfa(r"(?:(\d+)|([a-z]+)|(\s*))x"));
+        // The digits and letters alternatives have first sets; the third can be empty, so it is always explored.
+        let sets = b.first_of.iter().filter(|&&i| i != 0).count();
+        assert!(sets >= 2, "{:?}", b.first_of);
+        let mut slots = vec![None; 8];
+        assert_eq!(b.captures(b"abcx", &mut slots), Some(true));
+        assert_eq!(slots[4].map(|v| v.get()), Some(0));
+        assert_eq!(slots[5].map(|v| v.get()), Some(3));
+        assert_eq!(b.captures(b"x", &mut slots), Some(true));
+        assert_eq!(slots[6].map(|v| v.get()), Some(0));
+    }
+
+    #[test]
+    fn scratch_is_left_clean_and_long_inputs_are_refused() {
+        let b = Backtracker::new(nfa(r"(a+)+b"));
+        let mut slots = vec![None; 4];
+        // A failing search visits many states; the next one must not see them.
+        assert_eq!(b.captures("a".repeat(300).as_bytes(), &mut slots), Some(false));
+        assert_eq!(b.captures(b"aab", &mut slots), Some(true));
+        SCRATCH.with(|c| assert!(c.borrow().visited.iter().all(|&w| w == 0)));
+        let long = vec![b'a'; b.max_len() + 1];
+        assert_eq!(b.captures(&long, &mut slots), None);
+    }
+}
