@@ -11,7 +11,9 @@
 //!   take (following captures and alternations, computed once when the grok is compiled). An alternative whose set
 //!   does not hold the next byte is not explored, unless it may get somewhere without consuming (a look-around
 //!   assertion or the match state is reachable), in which case it always is.
-//! * The visited set remembers which of its words it dirtied and clears only those.
+//!   An alternation of many branches keeps, per byte class, the mask of its branches that may start with it.
+//! * Only states with several ways in are recorded in the visited set (the others are reached at most once per
+//!   position anyway), and the set remembers which of its words it dirtied and clears only those.
 //!
 //! Same result as a plain backtracker: a skipped alternative would have failed at its first consuming step, having
 //! only marked as visited states that, explored later at the same position, fail the same way (their own first
@@ -46,6 +48,12 @@ pub struct Backtracker {
     /// edges, or is the start). Only those are recorded in the visited set: a state with one way in is reached
     /// at a position at most once if its predecessor is, so checking it would never stop a path.
     joins: Box<[bool]>,
+    /// Per state: for an alternation of 3 to 64 alternatives, where its row starts in `masks`; `u32::MAX` else.
+    mask_row: Box<[u32]>,
+    /// Rows of one mask per byte class (the NFA's equivalence classes of bytes, which no transition tells apart):
+    /// bit i set when alternative i may start with a byte of that class. Saves testing each alternative's first
+    /// set one by one on the alternations of many branches (months, IPv6 forms).
+    masks: Box<[u64]>,
 }
 
 /// One unit of pending work: explore a state at a position, or put back a capture slot's earlier value.
@@ -127,7 +135,43 @@ impl Backtracker {
             first_of[t.as_usize()] = i;
         }
         let joins = joins(&nfa);
-        Backtracker { nfa, first_of, firsts: firsts.into_boxed_slice(), joins }
+        let mut b = Backtracker {
+            nfa,
+            first_of,
+            firsts: firsts.into_boxed_slice(),
+            joins,
+            mask_row: Box::new([]),
+            masks: Box::new([]),
+        };
+        b.build_masks();
+        b
+    }
+
+    /// Fills `mask_row` and `masks` from the first sets.
+    fn build_masks(&mut self) {
+        let classes = *self.nfa.byte_classes();
+        let row_len = classes.alphabet_len() - 1;
+        let mut mask_row = vec![u32::MAX; self.nfa.states().len()];
+        let mut masks = Vec::new();
+        for (sid, state) in self.nfa.states().iter().enumerate() {
+            let State::Union { alternates } = state else { continue };
+            if !(3..=64).contains(&alternates.len()) {
+                continue;
+            }
+            let Ok(row) = u32::try_from(masks.len()) else { break };
+            mask_row[sid] = row;
+            masks.resize(masks.len() + row_len, 0u64);
+            for b in 0..=255u8 {
+                let cell = &mut masks[row as usize + classes.get(b) as usize];
+                for (i, &alt) in alternates.iter().enumerate() {
+                    if self.may_start(alt, &[b], 0) {
+                        *cell |= 1 << i;
+                    }
+                }
+            }
+        }
+        self.mask_row = mask_row.into_boxed_slice();
+        self.masks = masks.into_boxed_slice();
     }
 
     /// The longest input a search accepts.
@@ -228,6 +272,22 @@ impl Backtracker {
                         return false;
                     }
                     sid = *next;
+                }
+                State::Union { alternates } if self.mask_row[sid.as_usize()] != u32::MAX && at < input.len() => {
+                    let row = self.mask_row[sid.as_usize()] as usize;
+                    let mut viable = self.masks[row + self.nfa.byte_classes().get(input[at]) as usize];
+                    if viable == 0 {
+                        return false;
+                    }
+                    let first = viable.trailing_zeros() as usize;
+                    viable &= viable - 1;
+                    // Pushed last first, so that they pop in priority order.
+                    while viable != 0 {
+                        let last = 63 - viable.leading_zeros() as usize;
+                        s.stack.push(Frame::Explore { sid: alternates[last], at });
+                        viable &= !(1u64 << last);
+                    }
+                    sid = alternates[first];
                 }
                 State::Union { alternates } => {
                     // The first alternative that may start here is followed now, the others pushed so that they
@@ -381,6 +441,7 @@ mod tests {
             (r"([0-9A-Fa-f]{1,4}:){2}([0-9A-Fa-f]{1,4})|(\d+)", &["fe80:1:2", "123", "fe80:1"]),
             (r"(|a)(b|)", &["ab", "b", "a", ""]),
             (r"(?i)(ss|ß)h", &["SSH", "ßh", "sh"]),
+            (r"(Jan|Feb|Mar|[0-9]+|(x)|)+(-)", &["JanFeb12x-", "-", "Ja-", "x12Mar"]),
         ];
         for (pattern, inputs) in cases {
             for input in *inputs {
@@ -402,6 +463,26 @@ mod tests {
         assert_eq!(slots[5].map(|v| v.get()), Some(3));
         assert_eq!(b.captures(b"x", &mut slots), Some(true));
         assert_eq!(slots[6].map(|v| v.get()), Some(0));
+    }
+
+    #[test]
+    fn alternation_masks_agree_with_the_first_sets_for_every_byte() {
+        let b = Backtracker::new(nfa(r"(?:Jan|Feb|Mar|[0-9]+|[a-f]x|\s*y|-)+z"));
+        let mut checked = 0;
+        for (sid, state) in b.nfa.states().iter().enumerate() {
+            let (State::Union { alternates }, row) = (state, b.mask_row[sid]) else { continue };
+            if row == u32::MAX {
+                continue;
+            }
+            for byte in 0..=255u8 {
+                let mask = b.masks[row as usize + b.nfa.byte_classes().get(byte) as usize];
+                for (i, &alt) in alternates.iter().enumerate() {
+                    assert_eq!(mask & (1 << i) != 0, b.may_start(alt, &[byte], 0), "state {sid} byte {byte}");
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 0);
     }
 
     #[test]
