@@ -29,6 +29,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use regex_automata::nfa::thompson::{NFA, State};
+use regex_automata::util::look::Look;
 use regex_automata::util::primitives::{NonMaxUsize, StateID};
 
 /// The largest visited set a search may use, in bits (4 MiB). An `^%{SYSLOGLINE}` NFA of 1,567 states can then
@@ -48,12 +49,63 @@ pub struct Backtracker {
     /// edges, or is the start). Only those are recorded in the visited set: a state with one way in is reached
     /// at a position at most once if its predecessor is, so checking it would never stop a path.
     joins: Box<[bool]>,
-    /// Per state: for an alternation of 3 to 64 alternatives, where its row starts in `masks`; `u32::MAX` else.
-    mask_row: Box<[u32]>,
+    /// Per state: what it does, in a flat form (see [`Op`]).
+    ops: Box<[Op]>,
+    /// The alternatives of the `Op::Alt` alternations, in priority order.
+    alts: Box<[u32]>,
+    /// The byte ranges of the `Op::Ranges` states: (first byte, last byte, next state).
+    ranges: Box<[(u8, u8, u32)]>,
     /// Rows of one mask per byte class (the NFA's equivalence classes of bytes, which no transition tells apart):
     /// bit i set when alternative i may start with a byte of that class. Saves testing each alternative's first
     /// set one by one on the alternations of many branches (months, IPv6 forms).
     masks: Box<[u64]>,
+}
+
+/// A state of the NFA, copied out of regex-automata's `State` into a compact form with everything a step needs at
+/// hand (regex-automata's enum reaches transitions and alternatives through boxes; a step cost about 50
+/// instructions).
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// Consumes a byte in `lo..=hi`.
+    Range {
+        lo: u8,
+        hi: u8,
+        next: u32,
+    },
+    /// Consumes a byte of the set `firsts[set]` (a class whose bytes all lead to the same state).
+    Set {
+        set: u32,
+        next: u32,
+    },
+    /// Consumes a byte through `ranges[start..start + len]`.
+    Ranges {
+        start: u32,
+        len: u32,
+    },
+    Look {
+        look: Look,
+        next: u32,
+    },
+    /// Alternatives `alts[start..start + len]`; `row`: where its row starts in `masks`, `u32::MAX` for none (an
+    /// alternation of 3 to 64 alternatives has one).
+    Alt {
+        start: u32,
+        len: u32,
+        row: u32,
+    },
+    /// Two alternatives and their first-set indexes (see `first_of`).
+    Alt2 {
+        a: u32,
+        b: u32,
+        first_a: u32,
+        first_b: u32,
+    },
+    Save {
+        slot: u32,
+        next: u32,
+    },
+    Fail,
+    Match,
 }
 
 /// One unit of pending work: explore a state at a position, or put back a capture slot's earlier value.
@@ -140,37 +192,96 @@ impl Backtracker {
             first_of,
             firsts: firsts.into_boxed_slice(),
             joins,
-            mask_row: Box::new([]),
+            ops: Box::new([]),
+            alts: Box::new([]),
+            ranges: Box::new([]),
             masks: Box::new([]),
         };
-        b.build_masks();
+        b.build_ops(&mut index);
         b
     }
 
-    /// Fills `mask_row` and `masks` from the first sets.
-    fn build_masks(&mut self) {
+    /// Fills `ops`, `alts`, `ranges` and `masks` from the NFA and the first sets. `index`: the byte sets already
+    /// in `firsts`, by value (class sets are added there too).
+    fn build_ops(&mut self, index: &mut HashMap<[u64; 4], u32>) {
         let classes = *self.nfa.byte_classes();
         let row_len = classes.alphabet_len() - 1;
-        let mut mask_row = vec![u32::MAX; self.nfa.states().len()];
-        let mut masks = Vec::new();
-        for (sid, state) in self.nfa.states().iter().enumerate() {
-            let State::Union { alternates } = state else { continue };
-            if !(3..=64).contains(&alternates.len()) {
-                continue;
-            }
-            let Ok(row) = u32::try_from(masks.len()) else { break };
-            mask_row[sid] = row;
-            masks.resize(masks.len() + row_len, 0u64);
-            for b in 0..=255u8 {
-                let cell = &mut masks[row as usize + classes.get(b) as usize];
-                for (i, &alt) in alternates.iter().enumerate() {
-                    if self.may_start(alt, &[b], 0) {
-                        *cell |= 1 << i;
+        let (mut ops, mut alts, mut ranges, mut masks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut class_sets = Vec::new();
+        for state in self.nfa.states() {
+            let op = match state {
+                State::ByteRange { trans } => Op::Range { lo: trans.start, hi: trans.end, next: trans.next.as_u32() },
+                State::Sparse(t) => {
+                    consuming(t.transitions.iter().map(|tr| (tr.start, tr.end, tr.next.as_u32())), &mut ranges)
+                }
+                State::Dense(t) => consuming(
+                    t.transitions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, next)| **next != StateID::ZERO)
+                        .map(|(b, next)| (b as u8, b as u8, next.as_u32())),
+                    &mut ranges,
+                ),
+                State::Look { look, next } => Op::Look { look: *look, next: next.as_u32() },
+                State::Union { alternates } => {
+                    let start = alts.len() as u32;
+                    alts.extend(alternates.iter().map(|a| a.as_u32()));
+                    let mut row = u32::MAX;
+                    if (3..=64).contains(&alternates.len())
+                        && let Ok(r) = u32::try_from(masks.len())
+                    {
+                        row = r;
+                        masks.resize(masks.len() + row_len, 0u64);
+                        for b in 0..=255u8 {
+                            let cell = &mut masks[row as usize + classes.get(b) as usize];
+                            for (i, &alt) in alternates.iter().enumerate() {
+                                if self.may_start(alt, &[b], 0) {
+                                    *cell |= 1 << i;
+                                }
+                            }
+                        }
                     }
+                    Op::Alt { start, len: alternates.len() as u32, row }
+                }
+                State::BinaryUnion { alt1, alt2 } => Op::Alt2 {
+                    a: alt1.as_u32(),
+                    b: alt2.as_u32(),
+                    first_a: self.first_of[alt1.as_usize()],
+                    first_b: self.first_of[alt2.as_usize()],
+                },
+                State::Capture { next, slot, .. } => Op::Save { slot: slot.as_u32(), next: next.as_u32() },
+                State::Fail => Op::Fail,
+                State::Match { .. } => Op::Match,
+            };
+            // A class whose bytes all lead to one state becomes a set test (after this loop: `firsts` is read
+            // by `may_start` above).
+            if let Op::Ranges { start, len } = op {
+                let span = &ranges[start as usize..(start + len) as usize];
+                if len > 1 && span.iter().all(|r| r.2 == span[0].2) {
+                    let mut set = [0u64; 4];
+                    for &(lo, hi, _) in span {
+                        for b in lo..=hi {
+                            set[(b / 64) as usize] |= 1u64 << (b % 64);
+                        }
+                    }
+                    class_sets.push((ops.len(), set, span[0].2));
                 }
             }
+            ops.push(op);
         }
-        self.mask_row = mask_row.into_boxed_slice();
+        let mut firsts = std::mem::take(&mut self.firsts).into_vec();
+        for (at, set, next) in class_sets {
+            let fresh = firsts.len() as u32;
+            let i = *index.entry(set).or_insert_with(|| {
+                firsts.push(set);
+                fresh
+            });
+            ops[at] = Op::Set { set: i, next };
+        }
+        self.firsts = firsts.into_boxed_slice();
+        self.ops = ops.into_boxed_slice();
+        self.alts = alts.into_boxed_slice();
+        self.ranges = ranges.into_boxed_slice();
         self.masks = masks.into_boxed_slice();
     }
 
@@ -221,12 +332,17 @@ impl Backtracker {
     /// Whether the alternative starting at `sid` may match at `at` (see the module comment).
     #[inline]
     fn may_start(&self, sid: StateID, input: &[u8], at: usize) -> bool {
-        let i = self.first_of[sid.as_usize()];
-        if i == 0 {
+        self.starts_with(self.first_of[sid.as_usize()], input, at)
+    }
+
+    /// Whether an alternative of first set `first` (an index in `firsts`, 0 for "always") may match at `at`.
+    #[inline]
+    fn starts_with(&self, first: u32, input: &[u8], at: usize) -> bool {
+        if first == 0 {
             return true;
         }
         match input.get(at) {
-            Some(&b) => self.firsts[i as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0,
+            Some(&b) => self.firsts[first as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0,
             None => false,
         }
     }
@@ -245,37 +361,37 @@ impl Backtracker {
             if self.joins[sid.as_usize()] && !s.visit(sid, at, stride) {
                 return false;
             }
-            match self.nfa.state(sid) {
-                State::ByteRange { trans } => match input.get(at) {
-                    Some(&b) if trans.matches_byte(b) => {
-                        sid = trans.next;
+            match self.ops[sid.as_usize()] {
+                Op::Range { lo, hi, next } => match input.get(at) {
+                    Some(&b) if lo <= b && b <= hi => {
+                        sid = StateID::new_unchecked(next as usize);
                         at += 1;
                     }
                     _ => return false,
                 },
-                State::Sparse(t) => match input.get(at).and_then(|&b| t.matches_byte(b)) {
-                    Some(next) => {
-                        sid = next;
+                Op::Set { set, next } => match input.get(at) {
+                    Some(&b) if self.firsts[set as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0 => {
+                        sid = StateID::new_unchecked(next as usize);
                         at += 1;
                     }
-                    None => return false,
+                    _ => return false,
                 },
-                State::Dense(t) => match input.get(at).and_then(|&b| t.matches_byte(b)) {
-                    Some(next) => {
-                        sid = next;
-                        at += 1;
-                    }
-                    None => return false,
-                },
-                State::Look { look, next } => {
-                    if !self.nfa.look_matcher().matches(*look, input, at) {
+                Op::Ranges { start, len } => {
+                    let Some(&b) = input.get(at) else { return false };
+                    let span = &self.ranges[start as usize..(start + len) as usize];
+                    let Some(&(_, _, next)) = span.iter().find(|r| r.0 <= b && b <= r.1) else { return false };
+                    sid = StateID::new_unchecked(next as usize);
+                    at += 1;
+                }
+                Op::Look { look, next } => {
+                    if !self.nfa.look_matcher().matches(look, input, at) {
                         return false;
                     }
-                    sid = *next;
+                    sid = StateID::new_unchecked(next as usize);
                 }
-                State::Union { alternates } if self.mask_row[sid.as_usize()] != u32::MAX && at < input.len() => {
-                    let row = self.mask_row[sid.as_usize()] as usize;
-                    let mut viable = self.masks[row + self.nfa.byte_classes().get(input[at]) as usize];
+                Op::Alt { start, len, row } if row != u32::MAX && at < input.len() => {
+                    let alternates = &self.alts[start as usize..(start + len) as usize];
+                    let mut viable = self.masks[row as usize + self.nfa.byte_classes().get(input[at]) as usize];
                     if viable == 0 {
                         return false;
                     }
@@ -284,45 +400,71 @@ impl Backtracker {
                     // Pushed last first, so that they pop in priority order.
                     while viable != 0 {
                         let last = 63 - viable.leading_zeros() as usize;
-                        s.stack.push(Frame::Explore { sid: alternates[last], at });
+                        s.stack.push(Frame::Explore { sid: StateID::new_unchecked(alternates[last] as usize), at });
                         viable &= !(1u64 << last);
                     }
-                    sid = alternates[first];
+                    sid = StateID::new_unchecked(alternates[first] as usize);
                 }
-                State::Union { alternates } => {
+                Op::Alt { start, len, .. } => {
                     // The first alternative that may start here is followed now, the others pushed so that they
                     // pop in priority order.
-                    let mut viable = alternates.iter().copied().filter(|&a| self.may_start(a, input, at));
+                    let alternates = &self.alts[start as usize..(start + len) as usize];
+                    let mut viable = alternates
+                        .iter()
+                        .map(|&a| StateID::new_unchecked(a as usize))
+                        .filter(|&a| self.may_start(a, input, at));
                     let Some(first) = viable.next() else { return false };
                     let mark = s.stack.len();
                     s.stack.extend(viable.map(|a| Frame::Explore { sid: a, at }));
                     s.stack[mark..].reverse();
                     sid = first;
                 }
-                State::BinaryUnion { alt1, alt2 } => {
-                    let (one, two) = (self.may_start(*alt1, input, at), self.may_start(*alt2, input, at));
-                    match (one, two) {
+                Op::Alt2 { a, b, first_a, first_b } => {
+                    let (a, b) = (StateID::new_unchecked(a as usize), StateID::new_unchecked(b as usize));
+                    match (self.starts_with(first_a, input, at), self.starts_with(first_b, input, at)) {
                         (true, true) => {
-                            s.stack.push(Frame::Explore { sid: *alt2, at });
-                            sid = *alt1;
+                            s.stack.push(Frame::Explore { sid: b, at });
+                            sid = a;
                         }
-                        (true, false) => sid = *alt1,
-                        (false, true) => sid = *alt2,
+                        (true, false) => sid = a,
+                        (false, true) => sid = b,
                         (false, false) => return false,
                     }
                 }
-                State::Capture { next, slot, .. } => {
-                    let slot = slot.as_usize();
+                Op::Save { slot, next } => {
+                    let slot = slot as usize;
                     if let Some(cell) = slots.get_mut(slot) {
                         s.stack.push(Frame::Restore { slot, offset: *cell });
                         *cell = NonMaxUsize::new(at);
                     }
-                    sid = *next;
+                    sid = StateID::new_unchecked(next as usize);
                 }
-                State::Fail => return false,
-                State::Match { .. } => return true,
+                Op::Fail => return false,
+                Op::Match => return true,
             }
         }
+    }
+}
+
+/// The op of a consuming state with these transitions (first byte, last byte, next state): one range, or its
+/// ranges appended to `ranges`.
+fn consuming(trans: impl Iterator<Item = (u8, u8, u32)>, ranges: &mut Vec<(u8, u8, u32)>) -> Op {
+    let start = ranges.len();
+    for (lo, hi, next) in trans {
+        // A dense state lists bytes one by one: runs to the same state become one range.
+        let len = ranges.len();
+        match ranges.last_mut() {
+            Some(last) if len > start && last.2 == next && u16::from(last.1) + 1 == u16::from(lo) => last.1 = hi,
+            _ => ranges.push((lo, hi, next)),
+        }
+    }
+    match ranges.len() - start {
+        0 => Op::Fail,
+        1 => {
+            let (lo, hi, next) = ranges.pop().unwrap_or_default();
+            Op::Range { lo, hi, next }
+        }
+        n => Op::Ranges { start: start as u32, len: n as u32 },
     }
 }
 
@@ -469,8 +611,9 @@ mod tests {
     fn alternation_masks_agree_with_the_first_sets_for_every_byte() {
         let b = Backtracker::new(nfa(r"(?:Jan|Feb|Mar|[0-9]+|[a-f]x|\s*y|-)+z"));
         let mut checked = 0;
-        for (sid, state) in b.nfa.states().iter().enumerate() {
-            let (State::Union { alternates }, row) = (state, b.mask_row[sid]) else { continue };
+        for (sid, op) in b.ops.iter().enumerate() {
+            let Op::Alt { row, .. } = *op else { continue };
+            let State::Union { alternates } = b.nfa.state(StateID::new_unchecked(sid)) else { panic!("{sid}") };
             if row == u32::MAX {
                 continue;
             }
