@@ -305,6 +305,9 @@ impl Backtracker {
             let stride = input.len() + 1;
             let bits = self.nfa.states().len() * stride;
             let words = bits.div_ceil(64);
+            // Cleared before as well as after: a search cut short by a panic (a bug) must not leave its marks for
+            // a later search on this thread, should the thread go on.
+            scratch.reset();
             if scratch.visited.len() < words {
                 scratch.visited.resize(words, 0);
             }
