@@ -43,8 +43,8 @@ pub struct Backtracker {
     /// Per state: index in `firsts` of the bytes the state can start with; 0 for a state that may succeed without
     /// consuming a byte (always explored). Only alternation targets get a set of their own.
     first_of: Box<[u32]>,
-    /// Byte sets, 256 bits each; entry 0 (every byte) is the "always explore" set.
-    firsts: Box<[[u64; 4]]>,
+    /// Byte sets; entry 0 (every byte) is the "always explore" set. Also holds the classes of `Op::Set`.
+    firsts: Box<[ByteSet]>,
     /// Per state: whether a search can reach it more than once at the same position (it has several incoming
     /// edges, or is the start). Only those are recorded in the visited set: a state with one way in is reached
     /// at a position at most once if its predecessor is, so checking it would never stop a path.
@@ -59,6 +59,48 @@ pub struct Backtracker {
     /// bit i set when alternative i may start with a byte of that class. Saves testing each alternative's first
     /// set one by one on the alternations of many branches (months, IPv6 forms).
     masks: Box<[u64]>,
+    /// The longest input a search accepts (the visited set's bound).
+    max_len: usize,
+}
+
+/// A set of byte values, one bit each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    const EMPTY: ByteSet = ByteSet([0; 4]);
+    const ALL: ByteSet = ByteSet([u64::MAX; 4]);
+
+    fn add_range(&mut self, lo: u8, hi: u8) {
+        for b in lo..=hi {
+            self.0[(b / 64) as usize] |= 1u64 << (b % 64);
+        }
+    }
+
+    #[inline]
+    fn contains(&self, b: u8) -> bool {
+        self.0[(b / 64) as usize] & (1u64 << (b % 64)) != 0
+    }
+}
+
+/// Distinct byte sets, each stored once, by index; index 0 is [`ByteSet::ALL`].
+struct SetTable {
+    sets: Vec<ByteSet>,
+    index: HashMap<ByteSet, u32>,
+}
+
+impl SetTable {
+    fn new() -> SetTable {
+        SetTable { sets: vec![ByteSet::ALL], index: HashMap::from([(ByteSet::ALL, 0)]) }
+    }
+
+    fn intern(&mut self, set: ByteSet) -> u32 {
+        let fresh = self.sets.len() as u32;
+        *self.index.entry(set).or_insert_with(|| {
+            self.sets.push(set);
+            fresh
+        })
+    }
 }
 
 /// A state of the NFA, copied out of regex-automata's `State` into a compact form with everything a step needs at
@@ -170,131 +212,41 @@ impl Backtracker {
             }
         }
         let mut first_of = vec![0u32; n].into_boxed_slice();
-        let mut firsts = vec![[u64::MAX; 4]];
-        let mut index: HashMap<[u64; 4], u32> = HashMap::new();
+        let mut table = SetTable::new();
         let mut seen = vec![usize::MAX; n];
         let mut todo = Vec::new();
         for (mark, &t) in targets.iter().enumerate() {
             if first_of[t.as_usize()] != 0 {
                 continue;
             }
-            let Some(set) = first_bytes(&nfa, t, mark, &mut seen, &mut todo) else { continue };
-            let next = firsts.len() as u32;
-            let i = *index.entry(set).or_insert_with(|| {
-                firsts.push(set);
-                next
-            });
-            first_of[t.as_usize()] = i;
+            if let Some(set) = first_bytes(&nfa, t, mark, &mut seen, &mut todo) {
+                first_of[t.as_usize()] = table.intern(set);
+            }
         }
-        let joins = joins(&nfa);
-        let mut b = Backtracker {
+        let flat = Flat::of(&nfa, &first_of, &mut table);
+        Backtracker {
+            joins: joins(&nfa),
+            max_len: (MAX_VISITED_BITS / n.max(1)).saturating_sub(1),
             nfa,
             first_of,
-            firsts: firsts.into_boxed_slice(),
-            joins,
-            ops: Box::new([]),
-            alts: Box::new([]),
-            ranges: Box::new([]),
-            masks: Box::new([]),
-        };
-        b.build_ops(&mut index);
-        b
-    }
-
-    /// Fills `ops`, `alts`, `ranges` and `masks` from the NFA and the first sets. `index`: the byte sets already
-    /// in `firsts`, by value (class sets are added there too).
-    fn build_ops(&mut self, index: &mut HashMap<[u64; 4], u32>) {
-        let classes = *self.nfa.byte_classes();
-        let row_len = classes.alphabet_len() - 1;
-        let (mut ops, mut alts, mut ranges, mut masks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut class_sets = Vec::new();
-        for state in self.nfa.states() {
-            let op = match state {
-                State::ByteRange { trans } => Op::Range { lo: trans.start, hi: trans.end, next: trans.next.as_u32() },
-                State::Sparse(t) => {
-                    consuming(t.transitions.iter().map(|tr| (tr.start, tr.end, tr.next.as_u32())), &mut ranges)
-                }
-                State::Dense(t) => consuming(
-                    t.transitions
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, next)| **next != StateID::ZERO)
-                        .map(|(b, next)| (b as u8, b as u8, next.as_u32())),
-                    &mut ranges,
-                ),
-                State::Look { look, next } => Op::Look { look: *look, next: next.as_u32() },
-                State::Union { alternates } => {
-                    let start = alts.len() as u32;
-                    alts.extend(alternates.iter().map(|a| a.as_u32()));
-                    let mut row = u32::MAX;
-                    if (3..=64).contains(&alternates.len())
-                        && let Ok(r) = u32::try_from(masks.len())
-                    {
-                        row = r;
-                        masks.resize(masks.len() + row_len, 0u64);
-                        for b in 0..=255u8 {
-                            let cell = &mut masks[row as usize + classes.get(b) as usize];
-                            for (i, &alt) in alternates.iter().enumerate() {
-                                if self.may_start(alt, &[b], 0) {
-                                    *cell |= 1 << i;
-                                }
-                            }
-                        }
-                    }
-                    Op::Alt { start, len: alternates.len() as u32, row }
-                }
-                State::BinaryUnion { alt1, alt2 } => Op::Alt2 {
-                    a: alt1.as_u32(),
-                    b: alt2.as_u32(),
-                    first_a: self.first_of[alt1.as_usize()],
-                    first_b: self.first_of[alt2.as_usize()],
-                },
-                State::Capture { next, slot, .. } => Op::Save { slot: slot.as_u32(), next: next.as_u32() },
-                State::Fail => Op::Fail,
-                State::Match { .. } => Op::Match,
-            };
-            // A class whose bytes all lead to one state becomes a set test (after this loop: `firsts` is read
-            // by `may_start` above).
-            if let Op::Ranges { start, len } = op {
-                let span = &ranges[start as usize..(start + len) as usize];
-                if len > 1 && span.iter().all(|r| r.2 == span[0].2) {
-                    let mut set = [0u64; 4];
-                    for &(lo, hi, _) in span {
-                        for b in lo..=hi {
-                            set[(b / 64) as usize] |= 1u64 << (b % 64);
-                        }
-                    }
-                    class_sets.push((ops.len(), set, span[0].2));
-                }
-            }
-            ops.push(op);
+            firsts: table.sets.into_boxed_slice(),
+            ops: flat.ops.into_boxed_slice(),
+            alts: flat.alts.into_boxed_slice(),
+            ranges: flat.ranges.into_boxed_slice(),
+            masks: flat.masks.into_boxed_slice(),
         }
-        let mut firsts = std::mem::take(&mut self.firsts).into_vec();
-        for (at, set, next) in class_sets {
-            let fresh = firsts.len() as u32;
-            let i = *index.entry(set).or_insert_with(|| {
-                firsts.push(set);
-                fresh
-            });
-            ops[at] = Op::Set { set: i, next };
-        }
-        self.firsts = firsts.into_boxed_slice();
-        self.ops = ops.into_boxed_slice();
-        self.alts = alts.into_boxed_slice();
-        self.ranges = ranges.into_boxed_slice();
-        self.masks = masks.into_boxed_slice();
     }
 
     /// The longest input a search accepts.
     pub fn max_len(&self) -> usize {
-        (MAX_VISITED_BITS / self.nfa.states().len().max(1)).saturating_sub(1)
+        self.max_len
     }
 
     /// Searches for a match starting at byte 0, filling `slots` (two per group, group 0 the match; their number
     /// is the caller's, extra NFA slots are ignored). `None` if the input is longer than [`Backtracker::max_len`],
     /// else whether it matched.
     pub fn captures(&self, input: &[u8], slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
-        if input.len() > self.max_len() {
+        if input.len() > self.max_len {
             return None;
         }
         slots.iter_mut().for_each(|s| *s = None);
@@ -345,7 +297,7 @@ impl Backtracker {
             return true;
         }
         match input.get(at) {
-            Some(&b) => self.firsts[first as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0,
+            Some(&b) => self.firsts[first as usize].contains(b),
             None => false,
         }
     }
@@ -373,7 +325,7 @@ impl Backtracker {
                     _ => return false,
                 },
                 Op::Set { set, next } => match input.get(at) {
-                    Some(&b) if self.firsts[set as usize][(b / 64) as usize] & (1u64 << (b % 64)) != 0 => {
+                    Some(&b) if self.firsts[set as usize].contains(b) => {
                         sid = StateID::new_unchecked(next as usize);
                         at += 1;
                     }
@@ -449,25 +401,97 @@ impl Backtracker {
     }
 }
 
-/// The op of a consuming state with these transitions (first byte, last byte, next state): one range, or its
-/// ranges appended to `ranges`.
-fn consuming(trans: impl Iterator<Item = (u8, u8, u32)>, ranges: &mut Vec<(u8, u8, u32)>) -> Op {
-    let start = ranges.len();
-    for (lo, hi, next) in trans {
-        // A dense state lists bytes one by one: runs to the same state become one range.
-        let len = ranges.len();
-        match ranges.last_mut() {
-            Some(last) if len > start && last.2 == next && u16::from(last.1) + 1 == u16::from(lo) => last.1 = hi,
-            _ => ranges.push((lo, hi, next)),
+/// The flat copy of an NFA (see [`Op`]), before it is boxed into a [`Backtracker`].
+struct Flat {
+    ops: Vec<Op>,
+    alts: Vec<u32>,
+    ranges: Vec<(u8, u8, u32)>,
+    masks: Vec<u64>,
+}
+
+impl Flat {
+    /// The ops of `nfa`'s states, given each state's first set (`first_of`, indexes in `table`). Classes that
+    /// become `Op::Set`s are added to `table`.
+    fn of(nfa: &NFA, first_of: &[u32], table: &mut SetTable) -> Flat {
+        let classes = *nfa.byte_classes();
+        let row_len = classes.alphabet_len() - 1;
+        let mut f = Flat { ops: Vec::new(), alts: Vec::new(), ranges: Vec::new(), masks: Vec::new() };
+        for state in nfa.states() {
+            let op = match state {
+                State::ByteRange { trans } => Op::Range { lo: trans.start, hi: trans.end, next: trans.next.as_u32() },
+                State::Sparse(t) => {
+                    f.consuming(t.transitions.iter().map(|tr| (tr.start, tr.end, tr.next.as_u32())), table)
+                }
+                State::Dense(t) => f.consuming(
+                    t.transitions
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, next)| **next != StateID::ZERO)
+                        .map(|(b, next)| (b as u8, b as u8, next.as_u32())),
+                    table,
+                ),
+                State::Look { look, next } => Op::Look { look: *look, next: next.as_u32() },
+                State::Union { alternates } => {
+                    let start = f.alts.len() as u32;
+                    f.alts.extend(alternates.iter().map(|a| a.as_u32()));
+                    let mut row = u32::MAX;
+                    if (3..=64).contains(&alternates.len())
+                        && let Ok(r) = u32::try_from(f.masks.len())
+                    {
+                        row = r;
+                        f.masks.resize(f.masks.len() + row_len, 0u64);
+                        for b in 0..=255u8 {
+                            let cell = &mut f.masks[row as usize + classes.get(b) as usize];
+                            for (i, alt) in alternates.iter().enumerate() {
+                                let first = first_of[alt.as_usize()];
+                                if first == 0 || table.sets[first as usize].contains(b) {
+                                    *cell |= 1 << i;
+                                }
+                            }
+                        }
+                    }
+                    Op::Alt { start, len: alternates.len() as u32, row }
+                }
+                State::BinaryUnion { alt1, alt2 } => Op::Alt2 {
+                    a: alt1.as_u32(),
+                    b: alt2.as_u32(),
+                    first_a: first_of[alt1.as_usize()],
+                    first_b: first_of[alt2.as_usize()],
+                },
+                State::Capture { next, slot, .. } => Op::Save { slot: slot.as_u32(), next: next.as_u32() },
+                State::Fail => Op::Fail,
+                State::Match { .. } => Op::Match,
+            };
+            f.ops.push(op);
         }
+        f
     }
-    match ranges.len() - start {
-        0 => Op::Fail,
-        1 => {
-            let (lo, hi, next) = ranges.pop().unwrap_or_default();
-            Op::Range { lo, hi, next }
+
+    /// The op of a consuming state with these transitions (first byte, last byte, next state): one range; a
+    /// class whose bytes all lead to one state, as a set of `table`; else its ranges, appended to `ranges`.
+    fn consuming(&mut self, trans: impl Iterator<Item = (u8, u8, u32)>, table: &mut SetTable) -> Op {
+        let start = self.ranges.len();
+        for (lo, hi, next) in trans {
+            // A dense state lists bytes one by one: runs to the same state become one range.
+            let len = self.ranges.len();
+            match self.ranges.last_mut() {
+                Some(last) if len > start && last.2 == next && u16::from(last.1) + 1 == u16::from(lo) => last.1 = hi,
+                _ => self.ranges.push((lo, hi, next)),
+            }
         }
-        n => Op::Ranges { start: start as u32, len: n as u32 },
+        let span = &self.ranges[start..];
+        let op = match span {
+            [] => Op::Fail,
+            [(lo, hi, next)] => Op::Range { lo: *lo, hi: *hi, next: *next },
+            [(_, _, next), rest @ ..] if rest.iter().all(|r| r.2 == *next) => {
+                let mut set = ByteSet::EMPTY;
+                span.iter().for_each(|&(lo, hi, _)| set.add_range(lo, hi));
+                Op::Set { set: table.intern(set), next: *next }
+            }
+            _ => return Op::Ranges { start: start as u32, len: span.len() as u32 },
+        };
+        self.ranges.truncate(start);
+        op
     }
 }
 
@@ -504,19 +528,9 @@ fn joins(nfa: &NFA) -> Box<[bool]> {
 /// The bytes the first consuming transition reachable from `start` can take, or `None` if a look-around assertion
 /// or the match state is reachable without consuming (then the state is always explored). `seen`/`mark` is a
 /// visited set reused across calls: a state is seen in this call when `seen[state] == mark`.
-fn first_bytes(
-    nfa: &NFA,
-    start: StateID,
-    mark: usize,
-    seen: &mut [usize],
-    todo: &mut Vec<StateID>,
-) -> Option<[u64; 4]> {
-    let mut set = [0u64; 4];
-    let mut add = |lo: u8, hi: u8| {
-        for b in lo..=hi {
-            set[(b / 64) as usize] |= 1u64 << (b % 64);
-        }
-    };
+fn first_bytes(nfa: &NFA, start: StateID, mark: usize, seen: &mut [usize], todo: &mut Vec<StateID>) -> Option<ByteSet> {
+    let mut set = ByteSet::EMPTY;
+    let mut add = |lo: u8, hi: u8| set.add_range(lo, hi);
     todo.clear();
     todo.push(start);
     while let Some(sid) = todo.pop() {

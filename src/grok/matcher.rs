@@ -194,23 +194,20 @@ impl Direct {
         if known {
             return self.search(input).map_or(Attempt::NotAtStart, Attempt::Found);
         }
-        let odds = ODDS.with(|o| o.borrow().get(self.id).copied().unwrap_or_default());
-        if !odds.backtrack_first() && !exists() {
-            self.record(false);
-            return Attempt::NoMatch;
-        }
-        let found = self.search(input);
-        self.record(found.is_some());
-        found.map_or(Attempt::NotAtStart, Attempt::Found)
-    }
-
-    fn record(&self, hit: bool) {
-        ODDS.with(|o| {
-            let mut o = o.borrow_mut();
-            if o.len() <= self.id {
-                o.resize(self.id + 1, Odds::default());
+        // One borrow for the read and the update: `exists` and `search` never touch `ODDS`.
+        ODDS.with(|cell| {
+            let mut all = cell.borrow_mut();
+            if all.len() <= self.id {
+                all.resize(self.id + 1, Odds::default());
             }
-            o[self.id].record(hit);
+            let odds = &mut all[self.id];
+            if !odds.backtrack_first() && !exists() {
+                odds.record(false);
+                return Attempt::NoMatch;
+            }
+            let found = self.search(input);
+            odds.record(found.is_some());
+            found.map_or(Attempt::NotAtStart, Attempt::Found)
         })
     }
 
