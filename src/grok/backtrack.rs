@@ -142,6 +142,18 @@ enum Op {
         first_a: u32,
         first_b: u32,
     },
+    /// A loop over one byte class (`C*`, the tail of `C+`, and their lazy forms): a two-way alternation whose
+    /// loop branch is a state `class` consuming a byte of `firsts[set]` and coming straight back here. Stepped
+    /// over the whole run of class bytes at once (see [`Backtracker::star`]); `first_exit` is the first set of
+    /// the other branch; `class_join`: the class state has other ways in (`C+` enters the loop through it).
+    Star {
+        set: u32,
+        class: u32,
+        exit: u32,
+        first_exit: u32,
+        greedy: bool,
+        class_join: bool,
+    },
     Save {
         slot: u32,
         next: u32,
@@ -175,7 +187,12 @@ impl Scratch {
     /// Marks `(sid, at)` visited; false if it already was.
     #[inline]
     fn visit(&mut self, sid: StateID, at: usize, stride: usize) -> bool {
-        let bit = sid.as_usize() * stride + at;
+        self.visit_bit(sid.as_usize() * stride + at)
+    }
+
+    /// Marks bit `bit` (`state * stride + position`) visited; false if it already was.
+    #[inline]
+    fn visit_bit(&mut self, bit: usize) -> bool {
         let (word, mask) = (bit / 64, 1u64 << (bit % 64));
         let w = &mut self.visited[word];
         if *w & mask != 0 {
@@ -223,9 +240,11 @@ impl Backtracker {
                 first_of[t.as_usize()] = table.intern(set);
             }
         }
-        let flat = Flat::of(&nfa, &first_of, &mut table);
+        let mut flat = Flat::of(&nfa, &first_of, &mut table);
+        let joins = joins(&nfa);
+        flat.find_stars(&joins, &mut table);
         Backtracker {
-            joins: joins(&nfa),
+            joins,
             max_len: (MAX_VISITED_BITS / n.max(1)).saturating_sub(1),
             nfa,
             first_of,
@@ -386,6 +405,15 @@ impl Backtracker {
                         (false, false) => return false,
                     }
                 }
+                Op::Star { set, class, exit, first_exit, greedy, class_join } => {
+                    let Some(end) =
+                        self.star(s, input, stride, sid, at, (set, class, exit, first_exit, greedy, class_join))
+                    else {
+                        return false;
+                    };
+                    sid = StateID::new_unchecked(exit as usize);
+                    at = end;
+                }
                 Op::Save { slot, next } => {
                     let slot = slot as usize;
                     if let Some(cell) = slots.get_mut(slot) {
@@ -396,6 +424,51 @@ impl Backtracker {
                 }
                 Op::Fail => return false,
                 Op::Match => return true,
+            }
+        }
+    }
+}
+
+impl Backtracker {
+    /// Runs the loop `Op::Star` of state `sid`, entered (and marked visited) at `at`, over the input's run of class
+    /// bytes: where the exit is taken next, or `None` when the path fails. Pushes and marks exactly what stepping
+    /// the alternation and the class state one byte at a time would have: the loop state visited at each position
+    /// it reaches, the class state too when it is a join (the run stops at a state visited before, as the step
+    /// would), and the alternative left behind at each position where both branches may start: the exit there
+    /// (greedy, tried after the longer runs) or the class state (lazy, tried after the exit).
+    #[inline]
+    fn star(
+        &self,
+        s: &mut Scratch,
+        input: &[u8],
+        stride: usize,
+        sid: StateID,
+        at: usize,
+        (set, class, exit, first_exit, greedy, class_join): (u32, u32, u32, u32, bool, bool),
+    ) -> Option<usize> {
+        let set = &self.firsts[set as usize];
+        // The branch left behind where both may go on: the exit when greedy, the class when lazy.
+        let behind = StateID::new_unchecked(if greedy { exit } else { class } as usize);
+        let (loop_bits, class_bits) = (sid.as_usize() * stride, class as usize * stride);
+        let mut i = at;
+        loop {
+            let exit_here = self.starts_with(first_exit, input, i);
+            let more = input.get(i).is_some_and(|&b| set.contains(b));
+            if !more {
+                return exit_here.then_some(i);
+            }
+            if exit_here {
+                s.stack.push(Frame::Explore { sid: behind, at: i });
+                if !greedy {
+                    return Some(i);
+                }
+            }
+            if class_join && !s.visit_bit(class_bits + i) {
+                return None;
+            }
+            i += 1;
+            if !s.visit_bit(loop_bits + i) {
+                return None;
             }
         }
     }
@@ -465,6 +538,33 @@ impl Flat {
             f.ops.push(op);
         }
         f
+    }
+
+    /// Turns each two-way alternation that loops over one byte class (see `Op::Star`) into a star.
+    fn find_stars(&mut self, joins: &[bool], table: &mut SetTable) {
+        for u in 0..self.ops.len() {
+            let Op::Alt2 { a, b, first_a, first_b } = self.ops[u] else { continue };
+            let class_of = |c: u32| -> Option<ByteSet> {
+                match self.ops[c as usize] {
+                    Op::Range { lo, hi, next } if next as usize == u => {
+                        let mut set = ByteSet::EMPTY;
+                        set.add_range(lo, hi);
+                        Some(set)
+                    }
+                    Op::Set { set, next } if next as usize == u => Some(table.sets[set as usize]),
+                    _ => None,
+                }
+            };
+            let (class, exit, first_exit, greedy, set) = if let Some(set) = class_of(a) {
+                (a, b, first_b, true, set)
+            } else if let Some(set) = class_of(b) {
+                (b, a, first_a, false, set)
+            } else {
+                continue;
+            };
+            let class_join = joins[class as usize];
+            self.ops[u] = Op::Star { set: table.intern(set), class, exit, first_exit, greedy, class_join };
+        }
     }
 
     /// The op of a consuming state with these transitions (first byte, last byte, next state): one range; a
@@ -601,6 +701,15 @@ mod tests {
             (r"(|a)(b|)", &["ab", "b", "a", ""]),
             (r"(?i)(ss|ß)h", &["SSH", "ßh", "sh"]),
             (r"(Jan|Feb|Mar|[0-9]+|(x)|)+(-)", &["JanFeb12x-", "-", "Ja-", "x12Mar"]),
+            // Loops over one class (`Op::Star`): greedy and lazy, entered through the class (`+`) or not, exits
+            // that may start inside the run, exits always explored (a look-around), nested and repeated loops.
+            (r#"([^"]*)" "(.*?) (H\S+)"#, &[r#"a b" "GET /x y HTTP/1.1"#, r#"" " HTTP"#, r#"ab" "x"#]),
+            (r"(\S+) (\S+?)(\d*)$", &["user  host42", "a b", "a 12", "a ", "ab"]),
+            (r"(a*)(a+?)(a*)b", &["aaab", "ab", "b", "aaaa"]),
+            (r"(\w+)(.*)", &["hello world", "x", "", " y"]),
+            (r"(?:(\d+)\.)*(\d+)x", &["1.22.333x", "1.2.3", "x", "12x"]),
+            (r"((?:ab)*?)(a*)(b+)$", &["ababb", "aab", "abab", "b"]),
+            (r"(x+)+y", &["xxxxxxxxxxxxxxxxy", "xxxxxxxxxxxxxxxxxxxxz"]),
         ];
         for (pattern, inputs) in cases {
             for input in *inputs {
@@ -608,6 +717,20 @@ mod tests {
                 assert_eq!(got, want, "{pattern} on {input:?}");
             }
         }
+    }
+
+    #[test]
+    fn one_class_loops_become_stars_of_each_kind() {
+        let b = Backtracker::new(nfa(r#"(\S+) ([^"]*) (.*?)x(a+?)"#));
+        let kinds: std::collections::HashSet<_> = b
+            .ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::Star { greedy, class_join, .. } => Some((greedy, class_join)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
     }
 
     #[test]
