@@ -134,7 +134,10 @@ fn specialised_paths_match_the_generic_loop() {
         ),
         ("evt.Parsed.request matches Lower('^/SHELL')", "let p = '^/SHELL'; evt.Parsed.request matches Lower(p)"),
     ];
-    for request in ["/shell.php", "/index.html", "", "c99.phpx", "/R57.PHP"] {
+    let long = format!("/{}/r57.php", "a".repeat(300));
+    let long_miss = format!("{long}x");
+    let requests = ["/shell.php", "/index.html", "", "c99.phpx", "/R57.PHP", "shell.php/x", "wp-login.php", "ll.php"];
+    for request in requests.into_iter().chain([long.as_str(), long_miss.as_str()]) {
         evt.parsed.insert("request", request);
         evt.parsed.insert("program", request.trim_start_matches('/'));
         evt.meta.insert("service", request);

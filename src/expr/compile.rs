@@ -942,16 +942,18 @@ enum LineMatcher {
     Contains(Option<AhoCorasick>),
     /// `matches`: every line compiled as a regex, tried in order.
     Matches(Vec<Regex>),
-    StartsWith(Vec<String>),
-    EndsWith(Vec<String>),
+    /// `startsWith`: one automaton of the lines, searched anchored at the start of `x`; `None` for an empty file.
+    StartsWith(Option<AhoCorasick>),
+    /// `endsWith`: one automaton of the lines reversed byte by byte, searched anchored at the start of `x`
+    /// reversed (a line is a suffix of `x` when, reversed, it is a prefix of `x` reversed).
+    EndsWith(Option<AhoCorasick>),
 }
 
 impl LineMatcher {
     fn is_empty(&self) -> bool {
         match self {
-            LineMatcher::Contains(ac) => ac.is_none(),
+            LineMatcher::Contains(ac) | LineMatcher::StartsWith(ac) | LineMatcher::EndsWith(ac) => ac.is_none(),
             LineMatcher::Matches(res) => res.is_empty(),
-            LineMatcher::StartsWith(a) | LineMatcher::EndsWith(a) => a.is_empty(),
         }
     }
 
@@ -959,9 +961,33 @@ impl LineMatcher {
         match self {
             LineMatcher::Contains(ac) => ac.as_ref().is_some_and(|ac| ac.is_match(s.as_bytes())),
             LineMatcher::Matches(res) => res.iter().any(|re| re.is_match(s.as_bytes())),
-            LineMatcher::StartsWith(a) => a.iter().any(|a| s.starts_with(a.as_str())),
-            LineMatcher::EndsWith(a) => a.iter().any(|a| s.ends_with(a.as_str())),
+            LineMatcher::StartsWith(ac) => ac.as_ref().is_some_and(|ac| ac.is_match(anchored(s.as_bytes()))),
+            LineMatcher::EndsWith(ac) => ac.as_ref().is_some_and(|ac| {
+                // Reversed on the stack: subjects are paths and requests, rarely longer.
+                let mut buf = [0u8; 256];
+                let mut heap = Vec::new();
+                let rev: &mut [u8] = if s.len() <= buf.len() {
+                    &mut buf[..s.len()]
+                } else {
+                    heap.resize(s.len(), 0);
+                    &mut heap
+                };
+                rev.iter_mut().zip(s.bytes().rev()).for_each(|(d, b)| *d = b);
+                ac.is_match(anchored(rev))
+            }),
         }
+    }
+
+    /// The automaton of `lines` for an anchored search (`startsWith`, and `endsWith` on reversed lines).
+    fn anchored_automaton(lines: Vec<Vec<u8>>) -> Result<Option<AhoCorasick>, String> {
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        AhoCorasick::builder()
+            .start_kind(aho_corasick::StartKind::Anchored)
+            .build(&lines)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn op(&self) -> &'static str {
@@ -972,6 +998,11 @@ impl LineMatcher {
             LineMatcher::EndsWith(_) => "endsWith",
         }
     }
+}
+
+/// An anchored search input over `bytes`.
+fn anchored(bytes: &[u8]) -> aho_corasick::Input<'_> {
+    aho_corasick::Input::new(bytes).anchored(aho_corasick::Anchored::Yes)
 }
 
 /// `any(File('name'), {x contains #})`, `{x matches Upper(#)}`, `{x startsWith #}`, `{x endsWith Lower(#)}`: `x`
@@ -1568,8 +1599,16 @@ impl Compiler<'_> {
                             .map(|l| goregex::compile(&l).ok())
                             .collect::<Option<Vec<Regex>>>()
                             .map(LineMatcher::Matches),
-                        BinOp::StartsWith => Some(LineMatcher::StartsWith(lines.collect())),
-                        _ => Some(LineMatcher::EndsWith(lines.collect())),
+                        BinOp::StartsWith => Some(LineMatcher::StartsWith(
+                            LineMatcher::anchored_automaton(lines.map(String::into_bytes).collect())
+                                .map_err(|e| err(e, span))?,
+                        )),
+                        _ => Some(LineMatcher::EndsWith(
+                            LineMatcher::anchored_automaton(
+                                lines.map(|l| l.bytes().rev().collect::<Vec<u8>>()).collect(),
+                            )
+                            .map_err(|e| err(e, span))?,
+                        )),
                     };
                     if let Some(matcher) = matcher {
                         let subject = self.expr(lhs)?.0;

@@ -32,6 +32,7 @@ pub mod guard;
 pub mod helpers;
 pub mod host;
 pub mod lexer;
+pub mod literals;
 pub mod memo;
 pub mod ops;
 pub mod parser;

@@ -113,6 +113,16 @@ impl ScenarioStats {
     }
 }
 
+/// One subject of a filter's required literals (`expr::literals::Atom`), compiled like the filter (so that they
+/// share its memo).
+#[derive(Clone, Debug)]
+pub struct NeedSubject {
+    pub subject: Program,
+    /// The argument of a case change (`Upper(X)`: `X`), searched up to ASCII case when its value is ASCII.
+    pub inner: Option<Program>,
+    pub literals: Vec<String>,
+}
+
 /// What a filter leaves to evaluate once its exact guard (its first conjunct) has admitted the event.
 #[derive(Debug)]
 pub enum AfterGuard {
@@ -135,6 +145,9 @@ pub struct Scenario {
     pub guard: Option<crate::expr::guard::Guard>,
     /// What is left to evaluate once an exact guard has admitted the event (`expr::guard`); `None`: `filter`.
     pub after_guard: Option<AfterGuard>,
+    /// The filter's required literals (`expr::literals`), by subject. The filter is only evaluated when one
+    /// occurs (`prefilter`).
+    pub needs: Option<Vec<NeedSubject>>,
     pub groupby: Option<Program>,
     pub distinct: Option<Program>,
     pub cancel_on: Option<Program>,
@@ -538,8 +551,29 @@ impl ScenarioCompiler<'_> {
             },
             _ => None,
         };
+        let needs = match (&after_guard, &filter) {
+            (Some(AfterGuard::Nothing), _) | (_, None) => None,
+            (_, Some(f)) => crate::expr::literals::derive(f.source(), &filter_env).and_then(|n| {
+                let mut by_subject: Vec<NeedSubject> = Vec::new();
+                for a in n.atoms {
+                    match by_subject.iter_mut().find(|s| s.subject.source() == a.subject) {
+                        Some(s) => s.literals.push(a.literal),
+                        None => by_subject.push(NeedSubject {
+                            subject: crate::expr::compile(&a.subject, &filter_env).ok()?,
+                            inner: match &a.inner {
+                                Some(i) => Some(crate::expr::compile(i, &filter_env).ok()?),
+                                None => None,
+                            },
+                            literals: vec![a.literal],
+                        }),
+                    }
+                }
+                Some(by_subject)
+            }),
+        };
         Some(Scenario {
             fingerprint,
+            needs,
             name: Arc::from(name.as_str()),
             description,
             origin: Arc::from(format!("{}:{}", file.display(), pos.0)),

@@ -29,6 +29,7 @@ use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 use super::alert::overflow_event;
 use super::compile::{AfterGuard, Kind, Scenario};
 use super::instance::{Instance, Poured, event_time, nanos};
+use super::prefilter::Prefilter;
 use super::view::{LeakyView, QueueView};
 
 /// A queued expiry. Ordered by `fire_at`, the time the heap must act on it: the deadline itself, or for
@@ -144,6 +145,8 @@ pub struct Buckets {
     guard_of: Vec<Option<usize>>,
     /// Per distinct guard, this event's verdict: 0 not checked yet, 1 admits, 2 rejects (reused between events).
     verdicts: Vec<u8>,
+    /// Which filters may be true, by their required literals.
+    prefilter: Prefilter,
 }
 
 impl Buckets {
@@ -175,6 +178,7 @@ impl Buckets {
             .collect();
         let verdicts = vec![0; guards.len()];
         Buckets {
+            prefilter: Prefilter::new(&scenarios),
             guard_of,
             verdicts,
             family,
@@ -220,6 +224,7 @@ impl Buckets {
         let slots = self.services.memo.len();
         let mut memo = Memo::new(&evt, slots);
         self.verdicts.fill(0);
+        self.prefilter.reset();
         for (si, sc) in scenarios.iter().enumerate() {
             if let (Some(g), Some(gi)) = (&sc.guard, self.guard_of[si]) {
                 if self.verdicts[gi] == 0 {
@@ -228,6 +233,9 @@ impl Buckets {
                 if self.verdicts[gi] == 2 {
                     continue;
                 }
+            }
+            if !self.prefilter.admits(si, &evt, &memo, &self.services) {
+                continue;
             }
             // After an exact guard (which admitted the event, or we would not be here), only what follows it.
             let filter = match &sc.after_guard {
@@ -251,6 +259,7 @@ impl Buckets {
                     // guards' verdicts.
                     memo = Memo::new(&evt, slots);
                     self.verdicts.fill(0);
+                    self.prefilter.reset();
                 }
                 match r {
                     Ok(true) => {}
