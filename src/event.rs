@@ -181,26 +181,16 @@ impl FieldMap {
     }
 
     fn position(&self, key: &str) -> Result<usize, usize> {
-        // Small maps (the common case): one pass comparing lengths first rejects almost every entry without touching
-        // its bytes, and gives the insertion point of a missing key on the way (the map is sorted).
-        if self.entries.len() <= 24 {
-            let kb = key.as_bytes();
-            let mut insert_at = self.entries.len();
-            for (i, (k, _)) in self.entries.iter().enumerate() {
-                if k.len() == kb.len() && k.as_bytes() == kb {
-                    return Ok(i);
-                }
-                // The first byte decides the order of most pairs of keys: compare it inline before calling memcmp.
-                if insert_at == self.entries.len() {
-                    let (kf, bf) = (k.as_bytes().first(), kb.first());
-                    if kf > bf || (kf == bf && k.as_bytes() > kb) {
-                        insert_at = i;
-                    }
-                }
-            }
-            return Err(insert_at);
-        }
-        self.entries.binary_search_by(|(k, _)| (**k).cmp(key))
+        // A binary search whose comparisons look at the first 8 bytes as one big-endian number first: most pairs
+        // of keys differ there, so few comparisons call memcmp. The linear pass it replaces (which had to find the
+        // insertion point with an ordering comparison per entry) cost about 200 instructions per insert on an
+        // access-log event (about 30 keys in `Parsed`); it was no faster on the smaller maps of sshd events.
+        let kb = key.as_bytes();
+        let kh = head(kb);
+        self.entries.binary_search_by(|(k, _)| {
+            let b = k.as_bytes();
+            head(b).cmp(&kh).then_with(|| b.cmp(kb))
+        })
     }
 
     /// The index of `key`, for reads: comparing lengths first rejects almost every entry without touching its
@@ -292,6 +282,16 @@ impl FieldMap {
 
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
         self.entries.iter().map(|(k, _)| &**k)
+    }
+}
+
+/// The first 8 bytes of `b` as a big-endian number, zero-padded: ordered like `b` itself (a shorter key that is a
+/// prefix of a longer one gets a smaller or equal head), equal heads needing the full comparison.
+#[inline]
+fn head(b: &[u8]) -> u64 {
+    match b.first_chunk::<8>() {
+        Some(first) => u64::from_be_bytes(*first),
+        None => b.iter().enumerate().fold(0, |h, (i, &c)| h | u64::from(c) << (56 - 8 * i)),
     }
 }
 
@@ -746,6 +746,58 @@ impl RuntimeAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inserts_keep_key_order_like_a_btree_map() {
+        // Keys sharing 8-byte heads, prefixes of each other, shorter than 8 bytes, empty, and non-ASCII.
+        let keys = [
+            "http_path",
+            "http_args_len",
+            "http_args",
+            "http_",
+            "http",
+            "h",
+            "",
+            "http_user_agent",
+            "http_verb",
+            "\u{e9}t\u{e9}",
+            "zz",
+            "source_ip",
+            "source_ipv6",
+            "http_path",
+            "a\u{0}",
+            "a",
+            "http_args_len2",
+        ];
+        let mut m = FieldMap::new();
+        let mut want = BTreeMap::new();
+        // Several insertion orders: forward, backward, and interleaved.
+        for (round, order) in [(0..keys.len()).collect::<Vec<_>>(), (0..keys.len()).rev().collect(), {
+            let mut v: Vec<usize> = (0..keys.len()).step_by(2).collect();
+            v.extend((1..keys.len()).step_by(2));
+            v
+        }]
+        .into_iter()
+        .enumerate()
+        {
+            m.clear();
+            want.clear();
+            for i in order {
+                let v = format!("{round}-{i}");
+                m.insert(keys[i], v.as_str());
+                want.insert(keys[i].to_string(), v);
+                assert!(m.keys().zip(m.keys().skip(1)).all(|(a, b)| a < b), "{:?}", m.keys().collect::<Vec<_>>());
+            }
+            let got: Vec<(String, String)> = m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            assert_eq!(got, want.clone().into_iter().collect::<Vec<_>>());
+            for k in keys {
+                assert_eq!(m.get(k), want.get(k).map(String::as_str));
+            }
+            assert_eq!(m.remove("http_args"), Some(want["http_args"].clone()));
+            assert_eq!(m.get("http_args"), None);
+            assert_eq!(m.get("http_args_len"), Some(want["http_args_len"].as_str()));
+        }
+    }
 
     #[test]
     fn field_keys_are_copied_without_allocating() {
