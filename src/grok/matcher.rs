@@ -24,8 +24,7 @@
 //!   said so) a forward DFA is asked first, except for an expression that matched at byte 0 in at least 7 of 8
 //!   recent searches on this thread (the main pattern of a log type): then the backtracker goes first. The order
 //!   changes the cost only, never the result. Lines too long for the backtracker's bounded memory go to the meta
-//!   regex, and so do expressions anchored with `^` that do not split (the meta regex starts at byte 0 for them,
-//!   with a one-pass DFA when the pattern allows one).
+//!   regex. For an expression anchored with `^`, no match at byte 0 is no match at all.
 //!
 //! What this module is not: it does not expand patterns (`expand`, `library`) or decide where results go (parser).
 
@@ -58,6 +57,8 @@ pub struct CompiledGrok {
     head: Option<Arc<TailSplit>>,
     /// The whole expression's backtracker, for the direct capture (see the module comment).
     direct: Option<Arc<Direct>>,
+    /// Every match starts at byte 0 (`^`, not multi-line).
+    anchored: bool,
 }
 
 /// `regex` = `head (.*)` or `head (.*)$`: `head` compiled alone, and the number of the `(.*)` group.
@@ -240,20 +241,19 @@ impl CompiledGrok {
         let hir = crate::gocompat::regex::parse_hir(&exp.regex).ok();
         let head = hir.as_ref().and_then(|h| TailSplit::of(h, exp.groups)).map(Arc::new);
         // Not for an expression that splits (the head is searched instead; a line holding `\n` is rare enough for
-        // the meta regex), nor for one anchored with `^`: the meta regex searches those from byte 0 already, with
-        // its one-pass DFA when the pattern allows one, which beats the backtracker.
+        // the meta regex).
         let direct = match &hir {
-            Some(h) if head.is_none() && !h.properties().look_set_prefix().contains(Look::Start) => {
-                Direct::of(h, exp.groups).map(Arc::new)
-            }
+            Some(h) if head.is_none() => Direct::of(h, exp.groups).map(Arc::new),
             _ => None,
         };
+        let anchored = hir.as_ref().is_some_and(|h| h.properties().look_set_prefix().contains(Look::Start));
         Ok(CompiledGrok {
             regex,
             sems: exp.sems.iter().map(|(k, g)| (field_key(k), *g)).collect(),
             source: Arc::from(source),
             head,
             direct,
+            anchored,
         })
     }
 
@@ -324,6 +324,8 @@ impl CompiledGrok {
             match direct.attempt(bytes, known_match, || self.regex.is_match(bytes)) {
                 Attempt::Found(slots) => return Some(Captures { grok: self, input, locs: Locs::Slots(slots) }),
                 Attempt::NoMatch => return None,
+                // Anchored at the start: no match at byte 0 is no match at all.
+                Attempt::NotAtStart if self.anchored => return None,
                 Attempt::NotAtStart => {}
             }
         }
@@ -525,6 +527,25 @@ mod tests {
         }
         let odds = ODDS.with(|o| o.borrow()[g.direct.as_ref().unwrap().id]);
         assert!(odds.backtrack_first(), "{} of {}", odds.hits, odds.tries);
+    }
+
+    #[test]
+    fn anchored_expressions_are_captured_directly_and_only_at_byte_0() {
+        let lib = PatternLibrary::new();
+        // `^`-anchored, with no rest-of-line group to split off (like http-logs' `%{DIR:file_dir}…`, DIR = `^.*/`).
+        let g = lib.compile("^%{GREEDYDATA:request}\\?%{WORD:args}").unwrap();
+        let h = lib.compile("(?:^.*/)?(%{WORD:w})").unwrap();
+        assert!(g.anchored && g.direct.is_some() && !h.anchored);
+        let values = |g: &super::CompiledGrok, line: &str, reference: bool| {
+            let c = if reference { g.captures_reference(line) } else { g.captures(line) };
+            c.map(|c| c.iter().map(|(_, v)| v.into_owned()).collect::<Vec<_>>())
+        };
+        for round in 0..3 {
+            for line in ["/a/b.php?x=1&y=2", "/index.html", "?", "", "/x??y", "/é?ü", &format!("/{round}?r{round}")] {
+                assert_eq!(values(&g, line, false), values(&g, line, true), "{line:?}");
+                assert_eq!(values(&h, line, false), values(&h, line, true), "{line:?}");
+            }
+        }
     }
 
     #[test]
