@@ -18,7 +18,7 @@ use crate::event::Event;
 use crate::expr::memo::Memo;
 use crate::expr::{Program, Scope, Services, Value};
 
-use super::compile::Scenario;
+use super::compile::{NeedSubject, Scenario};
 
 /// One distinct subject: its program, the automaton of its literals, and per literal the slots it opens.
 struct Subject {
@@ -44,8 +44,8 @@ pub struct Prefilter {
 impl Prefilter {
     pub fn new(scenarios: &[Scenario]) -> Prefilter {
         let mut slot_of = Vec::with_capacity(scenarios.len());
-        // Per subject text: its program, its case change's argument, and (literal, slot) pairs.
-        let mut by_subject: Vec<(Program, Option<Program>, Vec<(String, u32)>)> = Vec::new();
+        // Per subject text: the subject (its program and case change's argument) and (literal, slot) pairs.
+        let mut by_subject: Vec<(&NeedSubject, Vec<(String, u32)>)> = Vec::new();
         let mut slots = 0u32;
         for sc in scenarios {
             let Some(needs) = &sc.needs else {
@@ -56,18 +56,19 @@ impl Prefilter {
             slots += 1;
             slot_of.push(Some(slot));
             for need in needs {
-                let i = match by_subject.iter().position(|(p, ..)| p.source() == need.subject.source()) {
+                let i = match by_subject.iter().position(|(n, _)| n.subject.source() == need.subject.source()) {
                     Some(i) => i,
                     None => {
-                        by_subject.push((need.subject.clone(), need.inner.clone(), Vec::new()));
+                        by_subject.push((need, Vec::new()));
                         by_subject.len() - 1
                     }
                 };
-                by_subject[i].2.extend(need.literals.iter().map(|l| (l.clone(), slot)));
+                by_subject[i].1.extend(need.literals.iter().map(|l| (l.clone(), slot)));
             }
         }
         let mut subjects = Vec::new();
-        for (program, inner, pairs) in by_subject {
+        for (need, pairs) in by_subject {
+            let (program, inner) = (need.subject.clone(), need.inner.clone());
             // One pattern per distinct literal, opening every slot that asked for it.
             let mut patterns: Vec<String> = Vec::new();
             let mut opens: Vec<Vec<u32>> = Vec::new();
