@@ -41,13 +41,30 @@ impl DataKind {
 pub struct RegexpList {
     pub patterns: Vec<String>,
     pub set: RegexSet,
+    /// The literals one of which every match of every pattern starts with, when each pattern has a finite set of
+    /// them (`bad_user_agents.regex.txt`: `\bAcunetix\b`, …): a subject holding none of them matches no pattern.
+    /// The set alone ran its lazy DFA over every byte of every user agent (about 4,700 instructions on a browser's).
+    literals: Option<AhoCorasick>,
     cache: Option<Mutex<HashMap<String, bool>>>,
     cache_size: usize,
 }
 
 impl RegexpList {
+    fn new(patterns: Vec<String>, set: RegexSet) -> RegexpList {
+        // A DFA: the contiguous NFA that the builder picks for some 600 literals was no faster than the set.
+        let literals = required_prefixes(&patterns).and_then(|lits| {
+            AhoCorasick::builder().kind(Some(aho_corasick::AhoCorasickKind::DFA)).prefilter(false).build(lits).ok()
+        });
+        RegexpList { patterns, set, literals, cache: None, cache_size: 0 }
+    }
+
     /// Whether any regexp of the list matches `s` (the cache, if enabled, only memoises this pure function).
     pub fn is_match(&self, s: &str) -> bool {
+        if let Some(ac) = &self.literals
+            && !ac.is_match(s.as_bytes())
+        {
+            return false;
+        }
         if let Some(cache) = &self.cache {
             let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(hit) = c.get(s) {
@@ -71,6 +88,15 @@ pub struct MapRow {
     pub tag: String,
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+/// The literal prefixes of every pattern (see `RegexpList::literals`); `None` when a pattern has no finite set.
+fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
+    let mut all = Vec::new();
+    for p in patterns {
+        all.extend(goregex::required_prefixes(p)?);
+    }
+    Some(all)
 }
 
 /// A `map` data file with its matchers.
@@ -165,7 +191,7 @@ impl DataStore {
                 self.regexps
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(name.to_string(), Arc::new(RegexpList { patterns, set, cache: None, cache_size: 0 }));
+                    .insert(name.to_string(), Arc::new(RegexpList::new(patterns, set)));
             }
             DataKind::Map => {
                 let mut rows = Vec::new();
@@ -215,6 +241,7 @@ impl DataStore {
             let new = RegexpList {
                 patterns: list.patterns.clone(),
                 set: list.set.clone(),
+                literals: list.literals.clone(),
                 cache: Some(Mutex::new(HashMap::new())),
                 cache_size: size.max(1),
             };
@@ -264,6 +291,29 @@ mod tests {
         d.enable_regexp_cache("r", 2);
         let r = d.regexps("r").unwrap();
         assert!(r.is_match("a1") && r.is_match("a1") && !r.is_match("b") && r.is_match("bot"));
+    }
+
+    #[test]
+    fn regexp_lists_skip_subjects_without_any_required_literal() {
+        let d = DataStore::new();
+        d.load_text("ua", DataKind::Regexp, "\\bAcunetix\\b\n\\bECCP/1.0\\b\n(?i)sqlmap\n^curl/[0-9]\n").unwrap();
+        d.load_text("open", DataKind::Regexp, "\\bbot\\b\n.*spider\n").unwrap();
+        let ua = d.regexps("ua").unwrap();
+        assert!(ua.literals.is_some());
+        assert!(d.regexps("open").unwrap().literals.is_none(), ".*spider has no literal prefix");
+        for s in [
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "Acunetix-scanner",
+            "x Acunetix y",
+            "AcunetixBot",
+            "ECCP/1x0",
+            "SQLMAP/1.5",
+            "curl/8.1",
+            "xcurl/8",
+            "",
+        ] {
+            assert_eq!(ua.is_match(s), ua.set.is_match(s.as_bytes()), "{s:?}");
+        }
     }
 
     #[test]

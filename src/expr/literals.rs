@@ -27,7 +27,6 @@
 use super::ast::{BinOp, Expr, Kind, UnOp};
 use super::{CompileEnv, RootType, parser};
 use crate::gocompat::regex as goregex;
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 /// One (subject, literal) pair of a filter's [`Needs`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,20 +225,11 @@ fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
     }
 }
 
-/// Literals one of which every match of Go pattern `pattern` starts with; `None` when there is no such finite set
-/// of non-empty strings, or the pattern does not compile (the filter then fails as usual).
+/// The literal prefixes of Go pattern `pattern` as strings (see `goregex::required_prefixes`); `None` also when the
+/// pattern does not compile (the filter then fails as usual) or a prefix is not UTF-8.
 fn regex_prefixes(pattern: &str) -> Option<Vec<String>> {
     goregex::compile(pattern).ok()?;
-    let hir = goregex::parse_hir(&goregex::translate(pattern, Default::default())).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
-    let lits = seq.literals()?;
-    if lits.is_empty() {
-        return None;
-    }
-    // A literal that is not UTF-8 cannot be searched for in a `&str` literal list; give up rather than split it.
-    lits.iter()
-        .map(|l| (!l.as_bytes().is_empty()).then(|| String::from_utf8(l.as_bytes().to_vec()).ok()).flatten())
-        .collect()
+    goregex::required_prefixes(pattern)?.into_iter().map(|l| String::from_utf8(l).ok()).collect()
 }
 
 #[cfg(test)]

@@ -290,6 +290,20 @@ pub fn nfa_from_hir(hir: &regex_syntax::hir::Hir) -> Result<regex_automata::nfa:
     regex_automata::nfa::thompson::Compiler::new().configure(config).build_from_hir(hir).map_err(|e| e.to_string())
 }
 
+/// Literals one of which every match of Go pattern `pattern` starts with; `None` when there is no such finite set
+/// of non-empty strings (or the pattern does not parse). For prefilters: a subject holding none of them has no
+/// match.
+pub fn required_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = parse_hir(&translate(pattern, TranslateOptions::default())).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
 /// Compiles a Go RE2 pattern for matching bytes (`regex.is_match(s.as_bytes())`).
 pub fn compile(pattern: &str) -> Result<Regex, String> {
     let translated = translate(pattern, TranslateOptions::default());
