@@ -1177,7 +1177,7 @@ fn is_closed(e: &Expr) -> bool {
 
 /// The closure argument `#`, or `Upper(#)` / `Lower(#)` (and the builtins `upper`, `lower`), as the function
 /// that turns a file line into the value the closure compares with.
-fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
+pub(crate) fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
     let is_hash = |e: &Expr| matches!(&e.kind, Kind::Pointer(p) if p.is_empty());
     if is_hash(e) {
         return Some(|s| s.to_string());

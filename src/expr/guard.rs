@@ -132,7 +132,7 @@ pub fn rest_after_first(src: &str) -> Option<String> {
 }
 
 /// `evt.Meta.K` / `evt.Parsed.K` with a constant key.
-fn field(e: &Expr) -> Option<(GuardMap, &str)> {
+pub(crate) fn field(e: &Expr) -> Option<(GuardMap, &str)> {
     let Kind::Member { obj, key, optional: false } = &e.kind else { return None };
     let Kind::Str(k) = &key.kind else { return None };
     let Kind::Member { obj: root, key: map, optional: false } = &obj.kind else { return None };

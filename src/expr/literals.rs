@@ -25,6 +25,7 @@
 //! itself to search it; should that fail, it evaluates the filters as usual.
 
 use super::ast::{BinOp, Expr, Kind, UnOp};
+use super::compile::hash_transform;
 use super::{CompileEnv, RootType, parser};
 use crate::gocompat::regex as goregex;
 
@@ -147,23 +148,14 @@ impl Cx<'_> {
     }
 }
 
-/// `evt.Meta.K` or `evt.Parsed.K` with a constant key.
-fn is_field(e: &Expr) -> bool {
-    let Kind::Member { obj, key, optional: false } = &e.kind else { return false };
-    let Kind::Member { obj: root, key: map, optional: false } = &obj.kind else { return false };
-    matches!(
-        (&root.kind, &map.kind, &key.kind),
-        (Kind::Ident(r), Kind::Str(m), Kind::Str(_)) if r == "evt" && (m == "Meta" || m == "Parsed")
-    )
-}
-
 /// One field under string helpers.
 fn is_subject(e: &Expr) -> bool {
     match &e.kind {
         Kind::Call { name, args, .. } if STRING_FNS.contains(&name.as_str()) => {
             matches!(args.as_slice(), [a] if is_subject(a))
         }
-        _ => is_field(e),
+        // `evt.Meta.K` or `evt.Parsed.K` with a constant key.
+        _ => super::guard::field(e).is_some(),
     }
 }
 
@@ -207,20 +199,6 @@ fn const_str(e: &Expr) -> Option<String> {
                 _ => None,
             }
         }
-        _ => None,
-    }
-}
-
-/// What `#` is under in a closure: `#`, `Upper(#)`, `Lower(#)`.
-fn hash_transform(e: &Expr) -> Option<fn(&str) -> String> {
-    let is_hash = |e: &Expr| matches!(&e.kind, Kind::Pointer(p) if p.is_empty());
-    if is_hash(e) {
-        return Some(str::to_string);
-    }
-    let Kind::Call { name, args, .. } = &e.kind else { return None };
-    match (name.as_str(), args.as_slice()) {
-        ("Upper" | "upper", [a]) if is_hash(a) => Some(|s| s.to_uppercase()),
-        ("Lower" | "lower", [a]) if is_hash(a) => Some(|s| s.to_lowercase()),
         _ => None,
     }
 }
