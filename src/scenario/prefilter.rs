@@ -12,6 +12,8 @@
 //! which finds every literal the subject contains (and maybe more: this is a necessary condition). Converting a
 //! user agent to upper case cost more than the search.
 
+use std::collections::HashMap;
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::event::Event;
@@ -72,10 +74,12 @@ impl Prefilter {
             // One pattern per distinct literal, opening every slot that asked for it.
             let mut patterns: Vec<String> = Vec::new();
             let mut opens: Vec<Vec<u32>> = Vec::new();
+            let mut index: HashMap<String, usize> = HashMap::new();
             for (lit, slot) in pairs {
-                match patterns.iter().position(|p| *p == lit) {
-                    Some(i) => opens[i].push(slot),
+                match index.get(&lit) {
+                    Some(&i) => opens[i].push(slot),
                     None => {
+                        index.insert(lit.clone(), patterns.len());
                         patterns.push(lit);
                         opens.push(vec![slot]);
                     }
