@@ -52,7 +52,9 @@ pub struct RegexpList {
 impl RegexpList {
     fn new(patterns: Vec<String>, set: RegexSet) -> RegexpList {
         // A DFA: the contiguous NFA that the builder picks for some 600 literals was no faster than the set.
-        let literals = required_prefixes(&patterns).and_then(|lits| {
+        let prefixes: Option<Vec<Vec<Vec<u8>>>> = patterns.iter().map(|p| goregex::required_prefixes(p)).collect();
+        let literals = prefixes.and_then(|lits| {
+            let lits = lits.into_iter().flatten();
             AhoCorasick::builder().kind(Some(aho_corasick::AhoCorasickKind::DFA)).prefilter(false).build(lits).ok()
         });
         RegexpList { patterns, set, literals, cache: None, cache_size: 0 }
@@ -88,15 +90,6 @@ pub struct MapRow {
     pub tag: String,
     #[serde(rename = "type")]
     pub kind: String,
-}
-
-/// The literal prefixes of every pattern (see `RegexpList::literals`); `None` when a pattern has no finite set.
-fn required_prefixes(patterns: &[String]) -> Option<Vec<Vec<u8>>> {
-    let mut all = Vec::new();
-    for p in patterns {
-        all.extend(goregex::required_prefixes(p)?);
-    }
-    Some(all)
 }
 
 /// A `map` data file with its matchers.

@@ -4,7 +4,7 @@
 //! Most http scenarios are a CVE probe: `Upper(evt.Meta.http_path) contains Upper('/vendor/htmlawed/…')`, a
 //! `matches` on the path, an `any(File('list.txt'), {Upper(evt.Meta.http_path) contains Upper(#)})`. Their
 //! [`super::guard`] (`evt.Meta.log_type in ['http_access-log', …]`) admits every request, so 35 filters ran on every
-//! request and almost all were false. A filter's [`Needs`] lists pairs (subject, literal): the subject is a pure
+//! request and almost all were false. A filter's [`Needs`] lists literals by subject: the subject is a pure
 //! string expression of one event field (`Upper(evt.Meta.http_path)`), the literal a constant. The scenario manager
 //! searches each distinct subject once per event for all the literals of all the filters (one Aho-Corasick pass)
 //! and evaluates only the filters one of whose literals occurs.
@@ -41,11 +41,13 @@ pub struct Atom {
     pub literal: String,
 }
 
-/// A necessary condition of a filter: it can only be true when one of the atoms holds (the subject's value
-/// contains the literal). No atoms: the filter is never true.
+/// A necessary condition of a filter: it can only be true when one of its subjects contains one of that
+/// subject's literals. No subjects: the filter is never true.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Needs {
-    pub atoms: Vec<Atom>,
+    /// Per distinct subject text, in order of first use: the subject, its case change's argument
+    /// ([`Atom::inner`]), and its literals.
+    pub subjects: Vec<(String, Option<String>, Vec<String>)>,
 }
 
 /// The most literals one filter may contribute (a longer data file is left to the filter's own matcher).
@@ -65,7 +67,14 @@ pub fn derive(src: &str, env: &CompileEnv) -> Option<Needs> {
     if atoms.iter().any(|a| a.literal.is_empty()) || atoms.len() > MAX_ATOMS {
         return None;
     }
-    Some(Needs { atoms })
+    let mut subjects: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+    for a in atoms {
+        match subjects.iter_mut().find(|(s, ..)| *s == a.subject) {
+            Some((.., literals)) => literals.push(a.literal),
+            None => subjects.push((a.subject, a.inner, vec![a.literal])),
+        }
+    }
+    Some(Needs { subjects })
 }
 
 struct Cx<'s> {
@@ -226,12 +235,14 @@ mod tests {
     }
 
     fn atoms(src: &str) -> Option<Vec<(String, String)>> {
-        derive(src, &env()).map(|n| n.atoms.into_iter().map(|a| (a.subject, a.literal)).collect())
+        derive(src, &env()).map(|n| {
+            n.subjects.into_iter().flat_map(|(s, _, lits)| lits.into_iter().map(move |l| (s.clone(), l))).collect()
+        })
     }
 
     #[test]
     fn case_changes_name_their_argument() {
-        let inner = |src: &str| derive(src, &env()).unwrap().atoms[0].inner.clone();
+        let inner = |src: &str| derive(src, &env()).unwrap().subjects[0].1.clone();
         assert_eq!(inner("Upper(PathUnescape(evt.Meta.p)) contains 'X'").as_deref(), Some("PathUnescape(evt.Meta.p)"));
         assert_eq!(inner("lower(evt.Meta.p) contains 'x'").as_deref(), Some("evt.Meta.p"));
         assert_eq!(inner("PathUnescape(Upper(evt.Meta.p)) contains 'X'"), None);

@@ -554,21 +554,17 @@ impl ScenarioCompiler<'_> {
         let needs = match (&after_guard, &filter) {
             (Some(AfterGuard::Nothing), _) | (_, None) => None,
             (_, Some(f)) => crate::expr::literals::derive(f.source(), &filter_env).and_then(|n| {
-                let mut by_subject: Vec<NeedSubject> = Vec::new();
-                for a in n.atoms {
-                    match by_subject.iter_mut().find(|s| s.subject.source() == a.subject) {
-                        Some(s) => s.literals.push(a.literal),
-                        None => by_subject.push(NeedSubject {
-                            subject: crate::expr::compile(&a.subject, &filter_env).ok()?,
-                            inner: match &a.inner {
-                                Some(i) => Some(crate::expr::compile(i, &filter_env).ok()?),
-                                None => None,
-                            },
-                            literals: vec![a.literal],
-                        }),
-                    }
-                }
-                Some(by_subject)
+                let compile = |src: &str| crate::expr::compile(src, &filter_env).ok();
+                n.subjects
+                    .into_iter()
+                    .map(|(subject, inner, literals)| {
+                        let inner = match inner {
+                            Some(i) => Some(compile(&i)?),
+                            None => None,
+                        };
+                        Some(NeedSubject { subject: compile(&subject)?, inner, literals })
+                    })
+                    .collect()
             }),
         };
         Some(Scenario {
