@@ -94,6 +94,9 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 /// Runs until the sources are exhausted or a stop signal arrives.
 pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     let mut settings = opts.settings.clone();
+    // Taken before anything is built or started: an edit made while the sources start (they log "source started"
+    // before this loop runs) must change the signature the loop compares with, or it is missed until the next one.
+    let mut config_sig = watch::signature(&settings);
     let pipeline: Arc<Pipeline> = Arc::new(pipeline::build(&settings.build_options()).map_err(|e| e.to_string())?);
     for w in &pipeline.warnings {
         tracing::warn!("{w}");
@@ -146,7 +149,6 @@ pub async fn run(mut opts: RunOptions) -> Result<RunSummary, String> {
     let mut acquis_mtime = if opts.stdin_type.is_none() { mtime(&settings.acquisition) } else { None };
     let mut stopping = false;
     let reload_settings: Option<Arc<SettingsLoader>> = opts.reload.take().map(Arc::new);
-    let mut config_sig = watch::signature(&settings);
     let mut ticks: u64 = 0;
     type Rebuilt = Result<(Settings, Pipeline, Option<Box<dyn AlertSink>>), String>;
     let sink_factory: Option<Arc<SinkFactory>> = opts.sink_factory.take().map(Arc::new);
