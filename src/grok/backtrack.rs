@@ -8,10 +8,13 @@
 //! an access-log line) before each search. Here:
 //!
 //! * Each state that is the target of an alternation knows the set of bytes its first consuming transition can
-//!   take (following captures and alternations, computed once when the grok is compiled). An alternative whose set
-//!   does not hold the next byte is not explored, unless it may get somewhere without consuming (a look-around
-//!   assertion or the match state is reachable), in which case it always is.
+//!   take (following captures, alternations and look-around assertions, which consume nothing and can only stop a
+//!   path; computed once when the grok is compiled). An alternative whose set does not hold the next byte is not
+//!   explored, unless it may reach the match state without consuming, in which case it always is.
 //!   An alternation of many branches keeps, per byte class, the mask of its branches that may start with it.
+//! * An alternative that is the way into a large part of the pattern (an IPv6 form, an optional `(%{IPORHOST} )?`
+//!   prefix) is entered through a guard: a lazy DFA of that alternative and everything after it reads a few bytes
+//!   ahead and refuses the position when no match can go on from there (see [`super::guard`]).
 //! * Only states with several ways in are recorded in the visited set (the others are reached at most once per
 //!   position anyway), and the set remembers which of its words it dirtied and clears only those.
 //!
@@ -31,6 +34,8 @@ use std::collections::HashMap;
 use regex_automata::nfa::thompson::{NFA, State};
 use regex_automata::util::look::Look;
 use regex_automata::util::primitives::{NonMaxUsize, StateID};
+
+use super::guard::{self, GuardScratch, Guards};
 
 /// The largest visited set a search may use, in bits (4 MiB). An `^%{SYSLOGLINE}` NFA of 1,567 states can then
 /// search 21,000 bytes; since only dirtied words are cleared, the size costs memory, not time.
@@ -61,6 +66,8 @@ pub struct Backtracker {
     masks: Box<[u64]>,
     /// The longest input a search accepts (the visited set's bound).
     max_len: usize,
+    /// The look-ahead guards of the `Op::Guard` ops, if any (see [`guard`]).
+    guards: Option<Guards>,
 }
 
 /// A set of byte values, one bit each.
@@ -158,6 +165,12 @@ enum Op {
         slot: u32,
         next: u32,
     },
+    /// Goes on to `next` if guard pattern `guard` admits the position (see [`guard`]). Not an NFA state: the
+    /// alternations that list a guarded state list its guard op instead.
+    Guard {
+        guard: u32,
+        next: u32,
+    },
     Fail,
     Match,
 }
@@ -241,9 +254,23 @@ impl Backtracker {
             }
         }
         let mut flat = Flat::of(&nfa, &first_of, &mut table);
-        let joins = joins(&nfa);
+        let mut joins = joins(&nfa);
         flat.find_stars(&joins, &mut table);
+        let targets = guard::targets(&nfa);
+        let guards = if targets.is_empty() { None } else { Guards::new(&nfa, &targets) };
+        if guards.is_some() {
+            let (mut first_of_all, mut joins_all) = (first_of.into_vec(), joins.into_vec());
+            for (i, &t) in targets.iter().enumerate() {
+                let op = flat.ops.len() as u32;
+                flat.ops.push(Op::Guard { guard: i as u32, next: t.as_u32() });
+                flat.redirect(t.as_u32(), op);
+                first_of_all.push(first_of_all[t.as_usize()]);
+                joins_all.push(false);
+            }
+            (first_of, joins) = (first_of_all.into_boxed_slice(), joins_all.into_boxed_slice());
+        }
         Backtracker {
+            guards,
             joins,
             max_len: (MAX_VISITED_BITS / n.max(1)).saturating_sub(1),
             nfa,
@@ -282,19 +309,26 @@ impl Backtracker {
             if scratch.visited.len() < words {
                 scratch.visited.resize(words, 0);
             }
-            let found = self.run(&mut scratch, input, stride, slots);
+            let mut cache = self.guards.as_ref().map(Guards::scratch);
+            let found = self.run(&mut scratch, input, slots, cache.as_deref_mut());
             scratch.reset();
             Some(found)
         })
     }
 
-    fn run(&self, s: &mut Scratch, input: &[u8], stride: usize, slots: &mut [Option<NonMaxUsize>]) -> bool {
+    fn run(
+        &self,
+        s: &mut Scratch,
+        input: &[u8],
+        slots: &mut [Option<NonMaxUsize>],
+        mut cache: Option<&mut GuardScratch>,
+    ) -> bool {
         s.stack.push(Frame::Explore { sid: self.nfa.start_anchored(), at: 0 });
         while let Some(frame) = s.stack.pop() {
             match frame {
                 Frame::Restore { slot, offset } => slots[slot] = offset,
                 Frame::Explore { sid, at } => {
-                    if self.step(s, input, stride, slots, sid, at) {
+                    if self.step(s, input, slots, cache.as_deref_mut(), sid, at) {
                         return true;
                     }
                 }
@@ -326,11 +360,12 @@ impl Backtracker {
         &self,
         s: &mut Scratch,
         input: &[u8],
-        stride: usize,
         slots: &mut [Option<NonMaxUsize>],
+        mut cache: Option<&mut GuardScratch>,
         mut sid: StateID,
         mut at: usize,
     ) -> bool {
+        let stride = input.len() + 1;
         loop {
             if self.joins[sid.as_usize()] && !s.visit(sid, at, stride) {
                 return false;
@@ -419,6 +454,14 @@ impl Backtracker {
                     if let Some(cell) = slots.get_mut(slot) {
                         s.stack.push(Frame::Restore { slot, offset: *cell });
                         *cell = NonMaxUsize::new(at);
+                    }
+                    sid = StateID::new_unchecked(next as usize);
+                }
+                Op::Guard { guard, next } => {
+                    if let (Some(guards), Some(cache)) = (&self.guards, cache.as_deref_mut())
+                        && !guards.admits(cache, guard, input, at)
+                    {
+                        return false;
                     }
                     sid = StateID::new_unchecked(next as usize);
                 }
@@ -540,6 +583,28 @@ impl Flat {
         f
     }
 
+    /// Makes the alternations that list state `from` as an alternative list state `to` instead.
+    fn redirect(&mut self, from: u32, to: u32) {
+        let mut alts = std::mem::take(&mut self.alts);
+        for op in &mut self.ops {
+            match op {
+                Op::Alt { start, len, .. } => alts[*start as usize..(*start + *len) as usize]
+                    .iter_mut()
+                    .filter(|a| **a == from)
+                    .for_each(|a| *a = to),
+                Op::Alt2 { a, b, .. } => {
+                    for x in [a, b] {
+                        if *x == from {
+                            *x = to;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.alts = alts;
+    }
+
     /// Turns each two-way alternation that loops over one byte class (see `Op::Star`) into a star.
     fn find_stars(&mut self, joins: &[bool], table: &mut SetTable) {
         for u in 0..self.ops.len() {
@@ -604,15 +669,7 @@ fn joins(nfa: &NFA) -> Box<[bool]> {
     let mut targets = Vec::new();
     for state in nfa.states() {
         targets.clear();
-        match state {
-            State::ByteRange { trans } => targets.push(trans.next),
-            State::Sparse(t) => targets.extend(t.transitions.iter().map(|tr| tr.next)),
-            State::Dense(t) => targets.extend(t.transitions.iter().copied().filter(|&next| next != StateID::ZERO)),
-            State::Look { next, .. } | State::Capture { next, .. } => targets.push(*next),
-            State::Union { alternates } => targets.extend(alternates.iter().copied()),
-            State::BinaryUnion { alt1, alt2 } => targets.extend([*alt1, *alt2]),
-            State::Fail | State::Match { .. } => {}
-        }
+        guard::push_successors(state, &mut targets);
         if matches!(state, State::ByteRange { .. } | State::Sparse(_) | State::Dense(_)) {
             targets.sort_unstable();
             targets.dedup();
@@ -651,7 +708,10 @@ fn first_bytes(nfa: &NFA, start: StateID, mark: usize, seen: &mut [usize], todo:
             State::BinaryUnion { alt1, alt2 } => todo.extend([*alt1, *alt2]),
             State::Capture { next, .. } => todo.push(*next),
             State::Fail => {}
-            State::Look { .. } | State::Match { .. } => return None,
+            // A look-around consumes nothing and only narrows where a path may go on: the bytes after it are a
+            // superset of what the path can take, which is all a skip needs.
+            State::Look { next, .. } => todo.push(*next),
+            State::Match { .. } => return None,
         }
     }
     Some(set)
@@ -715,6 +775,48 @@ mod tests {
             for input in *inputs {
                 let (got, want) = both(pattern, input);
                 assert_eq!(got, want, "{pattern} on {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn guarded_alternatives_capture_as_a_plain_backtracker_does() {
+        let lib = crate::grok::PatternLibrary::new();
+        let grok = lib
+            .compile(r#"(%{IPORHOST:vhost} )?%{IPORHOST:client} - (%{USER:user})? \[%{HTTPDATE:date}\] "%{WORD:verb} %{DATA:request} HTTP/%{NUMBER:version}"( %{NUMBER:size})?"#)
+            .unwrap();
+        let n = nfa(grok.regex_str());
+        let ours = Backtracker::new(n.clone());
+        assert!(ours.guards.is_some() && ours.ops.iter().any(|op| matches!(op, Op::Guard { .. })));
+        let reference = BoundedBacktracker::new_from_nfa(n.clone()).unwrap();
+        let mut cache = reference.create_cache();
+        let len = n.group_info().slot_len();
+        let date = "[02/Mar/2026:00:00:05 +0000]";
+        let lines = [
+            format!(r#"178.63.217.136 - - {date} "GET /a HTTP/1.1" 200"#),
+            format!(r#"www.example.org 178.63.217.136 - - {date} "GET /a HTTP/1.1""#),
+            format!(r#"2001:db8::1 - bob {date} "POST /login?x=1 HTTP/2.0" 12"#),
+            format!(r#"vhost.example 2001:db8::ffff:10.0.0.1 - - {date} "GET / HTTP/1.0""#),
+            format!(r#"fe80::1 fe80::2 - - {date} "GET / HTTP/1.1""#),
+            format!(
+                r#"a-very-long-host-name-that-runs-past-the-look-ahead.example.org 10.0.0.1 - - {date} "GET / HTTP/1.1""#
+            ),
+            format!(r#"10.0.0.1 - - {date} "GET / HTTP/1.1"#),
+            format!(r#"10.0.0.1 -- {date} "GET / HTTP/1.1""#),
+            "-".to_string(),
+            String::new(),
+        ];
+        // Repeated past the guards' judging window, so that resting guards are exercised too.
+        for _ in 0..3 * super::guard::WINDOW {
+            for line in &lines {
+                let (mut got, mut want) = (vec![None; len], vec![None; len]);
+                let matched = ours.captures(line.as_bytes(), &mut got).unwrap();
+                let input = Input::new(line).anchored(Anchored::Yes);
+                let expected = reference.try_search_slots(&mut cache, &input, &mut want).unwrap().is_some();
+                assert_eq!(matched, expected, "{line:?}");
+                if matched {
+                    assert_eq!(got, want, "{line:?}");
+                }
             }
         }
     }

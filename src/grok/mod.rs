@@ -15,6 +15,7 @@
 
 mod backtrack;
 mod expand;
+mod guard;
 mod library;
 mod matcher;
 mod set;
