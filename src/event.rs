@@ -193,6 +193,36 @@ impl FieldMap {
         })
     }
 
+    /// Sets each key of `pairs` to its value, as one [`FieldMap::insert_key`] per pair in that order would (of
+    /// several pairs of one key, the last wins). `pairs` must come in [`key_order`]; they are merged with the
+    /// entries in one pass, instead of a search and a shift of the entries after it per pair (grok captures:
+    /// 15 fields into an access-log event's `Parsed`).
+    pub fn merge_sorted(&mut self, pairs: impl Iterator<Item = (FieldKey, CompactString)>) {
+        self.generation = self.generation.wrapping_add(1);
+        let mut pairs = pairs.peekable();
+        let old = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(old.len() + pairs.size_hint().0);
+        let mut old = old.into_iter().peekable();
+        while let Some((key, value)) = pairs.next() {
+            if pairs.peek().is_some_and(|(next, _)| next.as_bytes() == key.as_bytes()) {
+                continue;
+            }
+            while let Some((k, _)) = old.peek() {
+                match key_order(k, &key) {
+                    std::cmp::Ordering::Less => merged.extend(old.next()),
+                    std::cmp::Ordering::Equal => {
+                        old.next();
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            merged.push((key, value));
+        }
+        merged.extend(old);
+        self.entries = merged;
+    }
+
     /// The index of `key`, for reads: comparing lengths first rejects almost every entry without touching its
     /// bytes, and a read needs no insertion point (which costs an ordering comparison per entry).
     fn find(&self, key: &str) -> Option<usize> {
@@ -288,6 +318,12 @@ impl FieldMap {
 /// The first 8 bytes of `b` as a big-endian number, zero-padded: ordered like `b` itself (a shorter key that is a
 /// prefix of a longer one gets a smaller or equal head), equal heads needing the full comparison.
 #[inline]
+/// The order of a [`FieldMap`]'s keys (byte order, with the first 8 bytes compared as one number first).
+pub fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
+}
+
 fn head(b: &[u8]) -> u64 {
     match b.first_chunk::<8>() {
         Some(first) => u64::from_be_bytes(*first),
@@ -746,6 +782,38 @@ impl RuntimeAlert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_sorted_pairs_is_inserting_them_one_by_one() {
+        let keys = ["http_path", "http_args", "http", "", "zz", "source_ip", "a\u{0}", "a", "http_args_len", "h"];
+        // Maps holding every other key, then batches of every subset of a window, each pair present once or
+        // twice (the later value must win), merged in key order.
+        for start in 0..keys.len() {
+            let mut base = FieldMap::new();
+            for k in keys.iter().skip(start % 2).step_by(2) {
+                base.insert(k, format!("old {k}"));
+            }
+            for mask in 0u32..64 {
+                let window: Vec<&str> =
+                    (0..6).filter(|i| mask & (1 << i) != 0).map(|i| keys[(start + i) % keys.len()]).collect();
+                let mut batch: Vec<(FieldKey, CompactString)> = Vec::new();
+                for (n, k) in window.iter().enumerate() {
+                    batch.push((FieldKey::new(k), format!("new {k} {n}").into()));
+                    if n % 2 == 0 {
+                        batch.push((FieldKey::new(k), format!("newer {k} {n}").into()));
+                    }
+                }
+                batch.sort_by(|a, b| key_order(&a.0, &b.0));
+                let mut want = base.clone();
+                for (k, v) in &batch {
+                    want.insert_key(k, v.clone());
+                }
+                let mut got = base.clone();
+                got.merge_sorted(batch.into_iter());
+                assert_eq!(got, want, "start {start}, mask {mask}");
+            }
+        }
+    }
 
     #[test]
     fn inserts_keep_key_order_like_a_btree_map() {

@@ -309,8 +309,10 @@ impl Backtracker {
             if scratch.visited.len() < words {
                 scratch.visited.resize(words, 0);
             }
-            let mut cache = self.guards.as_ref().map(Guards::scratch);
-            let found = self.run(&mut scratch, input, slots, cache.as_deref_mut());
+            let found = match &self.guards {
+                Some(guards) => guards.with_scratch(|cache| self.run(&mut scratch, input, slots, cache)),
+                None => self.run(&mut scratch, input, slots, None),
+            };
             scratch.reset();
             Some(found)
         })

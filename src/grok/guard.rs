@@ -19,14 +19,15 @@
 //! one time in [`MIN_REJECT_SHARE`] for [`REST`] checks before it tries it again. This only moves cost, never a
 //! result.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use regex_automata::Anchored;
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson::{self, NFA, State, Transition};
-use regex_automata::util::pool::{Pool, PoolGuard};
 use regex_automata::util::primitives::{PatternID, StateID};
 use regex_automata::util::start;
 
@@ -51,12 +52,32 @@ pub const MIN_REJECT_SHARE: u32 = 8;
 /// How many checks a rested guard lets through unchecked before it is tried again.
 pub const REST: u32 = 1024;
 
-type MakeScratch = Box<dyn Fn() -> GuardScratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
-
 /// The guards of one backtracker: a lazy DFA with one pattern per guarded state, the NFA from that state on.
 pub struct Guards {
-    dfa: DFA,
-    scratch: Pool<GuardScratch, MakeScratch>,
+    dfa: Arc<DFA>,
+    /// This guard set's slot in each thread's [`SCRATCH`]; reused once the set is dropped.
+    id: usize,
+}
+
+/// Ids of [`Guards`] that were dropped, for the next ones (so that a reload does not grow every thread's table).
+static FREE_IDS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's state for one guard set, with the set's DFA (see [`SCRATCH`]).
+type Slot = (Weak<DFA>, Box<GuardScratch>);
+
+thread_local! {
+    /// This thread's state for each guard set, by id, with the set's DFA (weakly: the slot of a dropped set is
+    /// recognised when its id is reused, and the DFA's memory cannot be reused while the slot refers to it).
+    /// Thread-local rather than a `regex_automata` `Pool`: a pool hands its fast path to one thread only, and with
+    /// two parsing workers the other paid a mutex per search (sshd with 2 workers lost 12 %).
+    static SCRATCH: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for Guards {
+    fn drop(&mut self) {
+        FREE_IDS.lock().unwrap_or_else(|p| p.into_inner()).push(self.id);
+    }
 }
 
 /// A thread's state for one backtracker's guards: the lazy DFA's cache and each guard's record.
@@ -80,27 +101,34 @@ impl fmt::Debug for Guards {
     }
 }
 
-/// A thread's guard state, held for one search.
-pub type GuardCache<'a> = PoolGuard<'a, GuardScratch, MakeScratch>;
-
 impl Guards {
     /// Guards for the states `targets` of `nfa`, pattern `i` for `targets[i]`; `None` if the DFA cannot be built.
     pub fn new(nfa: &NFA, targets: &[StateID]) -> Option<Guards> {
         let copy = copy_from(nfa, targets)?;
         let config = DFA::config().starts_for_each_pattern(true).unicode_word_boundary(true);
         let dfa = DFA::builder().configure(config).build_from_nfa(copy).ok()?;
-        let make = dfa.clone();
-        let guards = targets.len();
-        let scratch: MakeScratch = Box::new(move || GuardScratch {
-            cache: make.create_cache(),
-            records: vec![Record::default(); guards].into_boxed_slice(),
-        });
-        Some(Guards { dfa, scratch: Pool::new(scratch) })
+        let id = FREE_IDS.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let id = id.unwrap_or_else(|| NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        Some(Guards { dfa: Arc::new(dfa), id })
     }
 
-    /// This thread's guard state, for the search of one input.
-    pub fn scratch(&self) -> GuardCache<'_> {
-        self.scratch.get()
+    /// Runs `f` with this thread's state for these guards (`None` in the unexpected case that it is in use).
+    pub fn with_scratch<R>(&self, f: impl FnOnce(Option<&mut GuardScratch>) -> R) -> R {
+        SCRATCH.with(|cell| {
+            let Ok(mut slots) = cell.try_borrow_mut() else { return f(None) };
+            if slots.len() <= self.id {
+                slots.resize_with(self.id + 1, || None);
+            }
+            let slot = &mut slots[self.id];
+            if !slot.as_ref().is_some_and(|(dfa, _)| std::ptr::eq(dfa.as_ptr(), Arc::as_ptr(&self.dfa))) {
+                let fresh = GuardScratch {
+                    cache: self.dfa.create_cache(),
+                    records: vec![Record::default(); self.dfa.pattern_len()].into_boxed_slice(),
+                };
+                *slot = Some((Arc::downgrade(&self.dfa), Box::new(fresh)));
+            }
+            f(slot.as_mut().map(|(_, scratch)| &mut **scratch))
+        })
     }
 
     /// Whether the guarded state of pattern `guard` may lead to a match from `at`: false only if it cannot (true
@@ -398,8 +426,10 @@ mod tests {
 
     /// Each guard's verdict at `at` (the guards rest only after a window, so these are all decided).
     fn verdicts(guards: &Guards, input: &str, at: usize) -> Vec<bool> {
-        let mut scratch = guards.scratch();
-        (0..guards.dfa.pattern_len() as u32).map(|g| guards.admits(&mut scratch, g, input.as_bytes(), at)).collect()
+        guards.with_scratch(|scratch| {
+            let scratch = scratch.unwrap();
+            (0..guards.dfa.pattern_len() as u32).map(|g| guards.admits(scratch, g, input.as_bytes(), at)).collect()
+        })
     }
 
     #[test]
@@ -429,20 +459,36 @@ mod tests {
     fn a_guard_that_keeps_admitting_rests_and_then_is_tried_again() {
         let n = nfa(r"(?:a+b|a+c)");
         let guards = Guards::new(&n, &first_alternatives(&n)).unwrap();
-        let mut scratch = guards.scratch();
-        for _ in 0..WINDOW {
-            assert!(guards.admits(&mut scratch, 0, b"aab", 0));
-        }
-        // Resting: lets through what it would refuse.
-        for _ in 0..REST {
-            assert!(guards.admits(&mut scratch, 0, b"aac", 0));
-        }
-        assert!(!guards.admits(&mut scratch, 0, b"aac", 0));
-        // A guard that refuses often enough is never rested.
-        for _ in 0..2 * WINDOW {
-            assert!(!guards.admits(&mut scratch, 1, b"aab", 0));
-        }
-        assert_eq!(scratch.records[1].resting, 0);
+        guards.with_scratch(|scratch| {
+            let scratch = scratch.unwrap();
+            for _ in 0..WINDOW {
+                assert!(guards.admits(scratch, 0, b"aab", 0));
+            }
+            // Resting: lets through what it would refuse.
+            for _ in 0..REST {
+                assert!(guards.admits(scratch, 0, b"aac", 0));
+            }
+            assert!(!guards.admits(scratch, 0, b"aac", 0));
+            // A guard that refuses often enough is never rested.
+            for _ in 0..2 * WINDOW {
+                assert!(!guards.admits(scratch, 1, b"aab", 0));
+            }
+            assert_eq!(scratch.records[1].resting, 0);
+        });
+    }
+
+    #[test]
+    fn a_dropped_guard_sets_id_and_thread_state_go_to_the_next_one() {
+        let n = nfa(r"(?:a+b|a+c)");
+        let first = Guards::new(&n, &first_alternatives(&n)).unwrap();
+        first.with_scratch(|s| s.unwrap().records[0].checks = 7);
+        let id = first.id;
+        drop(first);
+        // Usually the freed id comes back; made sure of here (another test's thread may have taken it first).
+        let mut second = Guards::new(&n, &first_alternatives(&n)).unwrap();
+        second.id = id;
+        // Fresh records, not the dropped set's.
+        second.with_scratch(|s| assert_eq!(s.unwrap().records[0].checks, 0));
     }
 
     #[test]

@@ -40,7 +40,7 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use super::GrokError;
 use super::backtrack::Backtracker;
 use super::expand::Expansion;
-use crate::event::{FieldKey, field_key};
+use crate::event::{FieldKey, field_key, key_order};
 use crate::gocompat::regex::builder;
 
 /// A grok expression compiled to one regex plus its semantic → capture-group table. Cheap to clone and shareable
@@ -51,6 +51,9 @@ pub struct CompiledGrok {
     /// Semantic name → absolute capture group. Names are [`FieldKey`]s so callers can store them as map keys
     /// without allocating.
     sems: Arc<[(FieldKey, usize)]>,
+    /// Indexes of `sems` in [`key_order`] of their names (stable: a repeated name keeps its definition order), for
+    /// [`Captures::iter_in_key_order`].
+    by_key: Arc<[usize]>,
     /// The grok text it was compiled from (or the pattern name for `grok.name`).
     source: Arc<str>,
     /// The expression without its trailing rest-of-line group, when it has one (see the module comment).
@@ -247,14 +250,10 @@ impl CompiledGrok {
             _ => None,
         };
         let anchored = hir.as_ref().is_some_and(|h| h.properties().look_set_prefix().contains(Look::Start));
-        Ok(CompiledGrok {
-            regex,
-            sems: exp.sems.iter().map(|(k, g)| (field_key(k), *g)).collect(),
-            source: Arc::from(source),
-            head,
-            direct,
-            anchored,
-        })
+        let sems: Arc<[(FieldKey, usize)]> = exp.sems.iter().map(|(k, g)| (field_key(k), *g)).collect();
+        let mut by_key: Vec<usize> = (0..sems.len()).collect();
+        by_key.sort_by(|&a, &b| key_order(&sems[a].0, &sems[b].0));
+        Ok(CompiledGrok { regex, by_key: by_key.into(), sems, source: Arc::from(source), head, direct, anchored })
     }
 
     /// The grok expression (or pattern name) this was compiled from.
@@ -373,6 +372,14 @@ impl<'g, 'i> Captures<'g, 'i> {
     /// the input; a value is only copied in the corner case where a byte-level class split a multi-byte character.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'g FieldKey, Cow<'i, str>)> + '_ {
         self.grok.sems.iter().map(|(name, g)| (name, self.group(*g)))
+    }
+
+    /// [`Captures::iter`] in [`key_order`] of the names (for [`crate::event::FieldMap::merge_sorted`]).
+    pub fn iter_in_key_order(&self) -> impl ExactSizeIterator<Item = (&'g FieldKey, Cow<'i, str>)> + '_ {
+        self.grok.by_key.iter().map(|&i| {
+            let (name, g) = &self.grok.sems[i];
+            (name, self.group(*g))
+        })
     }
 
     /// The value of one semantic, `None` if the expression has no such semantic.

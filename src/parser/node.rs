@@ -304,9 +304,7 @@ impl Node {
                 let caps = evt.parsed.get(k).and_then(|text| collect_captures(&g.pattern, text, known));
                 match caps {
                     Some(caps) => {
-                        for (k, v) in caps {
-                            evt.parsed.insert_key(&k, v);
-                        }
+                        evt.parsed.merge_sorted(caps.into_iter());
                         true
                     }
                     None => false,
@@ -409,19 +407,17 @@ fn write_captures(pattern: &CompiledGrok, text: &str, parsed: &mut FieldMap, kno
     if caps.is_empty() {
         return false;
     }
-    for (k, v) in caps.iter() {
-        parsed.insert_key(k, CompactString::from(&*v));
-    }
+    parsed.merge_sorted(caps.iter_in_key_order().map(|(k, v)| (k.clone(), CompactString::from(&*v))));
     true
 }
 
-/// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`).
+/// Like [`write_captures`], collecting the values instead (for an input borrowed from `Parsed`), in key order.
 fn collect_captures(pattern: &CompiledGrok, text: &str, known: bool) -> Option<Vec<(FieldKey, CompactString)>> {
     let caps = pattern.captures_known(text, known)?;
     if caps.is_empty() {
         return None;
     }
-    Some(caps.iter().map(|(k, v)| (k.clone(), CompactString::from(&*v))).collect())
+    Some(caps.iter_in_key_order().map(|(k, v)| (k.clone(), CompactString::from(&*v))).collect())
 }
 
 /// Builds the children prefilter when at least `min` children grok the same borrowed input.
