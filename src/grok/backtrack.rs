@@ -260,13 +260,15 @@ impl Backtracker {
         let guards = if targets.is_empty() { None } else { Guards::new(&nfa, &targets) };
         if guards.is_some() {
             let (mut first_of_all, mut joins_all) = (first_of.into_vec(), joins.into_vec());
+            // Per NFA state, the guard op that replaces it as an alternative (`u32::MAX`: none).
+            let mut guard_op = vec![u32::MAX; flat.ops.len()];
             for (i, &t) in targets.iter().enumerate() {
-                let op = flat.ops.len() as u32;
+                guard_op[t.as_usize()] = flat.ops.len() as u32;
                 flat.ops.push(Op::Guard { guard: i as u32, next: t.as_u32() });
-                flat.redirect(t.as_u32(), op);
                 first_of_all.push(first_of_all[t.as_usize()]);
                 joins_all.push(false);
             }
+            flat.redirect(&guard_op);
             (first_of, joins) = (first_of_all.into_boxed_slice(), joins_all.into_boxed_slice());
         }
         Backtracker {
@@ -585,26 +587,27 @@ impl Flat {
         f
     }
 
-    /// Makes the alternations that list state `from` as an alternative list state `to` instead.
-    fn redirect(&mut self, from: u32, to: u32) {
-        let mut alts = std::mem::take(&mut self.alts);
+    /// Makes the alternations list `to[s]` instead of state `s` wherever `to[s]` is not `u32::MAX`.
+    fn redirect(&mut self, to: &[u32]) {
+        let swap = |x: &mut u32| {
+            if let Some(&t) = to.get(*x as usize)
+                && t != u32::MAX
+            {
+                *x = t;
+            }
+        };
         for op in &mut self.ops {
             match op {
-                Op::Alt { start, len, .. } => alts[*start as usize..(*start + *len) as usize]
-                    .iter_mut()
-                    .filter(|a| **a == from)
-                    .for_each(|a| *a = to),
+                Op::Alt { start, len, .. } => {
+                    self.alts[*start as usize..(*start + *len) as usize].iter_mut().for_each(swap)
+                }
                 Op::Alt2 { a, b, .. } => {
-                    for x in [a, b] {
-                        if *x == from {
-                            *x = to;
-                        }
-                    }
+                    swap(a);
+                    swap(b);
                 }
                 _ => {}
             }
         }
-        self.alts = alts;
     }
 
     /// Turns each two-way alternation that loops over one byte class (see `Op::Star`) into a star.
@@ -684,8 +687,8 @@ fn joins(nfa: &NFA) -> Box<[bool]> {
     ways_in.iter().map(|&w| w > 1).collect()
 }
 
-/// The bytes the first consuming transition reachable from `start` can take, or `None` if a look-around assertion
-/// or the match state is reachable without consuming (then the state is always explored). `seen`/`mark` is a
+/// The bytes the first consuming transition reachable from `start` can take (through captures, alternations and
+/// look-arounds), or `None` if the match state is reachable without consuming (then the state is always explored). `seen`/`mark` is a
 /// visited set reused across calls: a state is seen in this call when `seen[state] == mark`.
 fn first_bytes(nfa: &NFA, start: StateID, mark: usize, seen: &mut [usize], todo: &mut Vec<StateID>) -> Option<ByteSet> {
     let mut set = ByteSet::EMPTY;
