@@ -70,7 +70,7 @@ thread_local! {
     /// This thread's state for each guard set, by id, with the set's DFA (weakly: the slot of a dropped set is
     /// recognised when its id is reused, and the DFA's memory cannot be reused while the slot refers to it).
     /// Thread-local rather than a `regex_automata` `Pool`: a pool hands its fast path to one thread only, and with
-    /// two parsing workers the other paid a mutex per search (sshd with 2 workers lost 12 %).
+    /// two parsing workers the other paid a mutex per search (docs/performance.md, seventh round, item 31).
     static SCRATCH: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
 }
 
