@@ -50,6 +50,11 @@ pub(crate) trait Node: Send + Sync {
     fn field_read(&self) -> Option<(FieldRead, &str)> {
         None
     }
+
+    /// For a plain read of one of the event's own text fields (`evt.StrTime`, `evt.Line.Src`): which one.
+    fn text_read(&self) -> Option<EvtText> {
+        None
+    }
 }
 
 type N = Box<dyn Node>;
@@ -219,6 +224,67 @@ impl FieldRead {
             FieldRead::Enriched => &e.enriched,
             FieldRead::Labels => &e.line.labels,
         }
+    }
+}
+
+/// A text field of the event itself or of its line: what `evt.StrTime`, `evt.Line.Raw` and the like compile to, so
+/// that a read costs one load instead of two field lookups by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvtText {
+    Stage,
+    WhitelistReason,
+    StrTime,
+    StrTimeFormat,
+    MarshaledTime,
+    LineRaw,
+    LineSrc,
+    LineModule,
+}
+
+impl EvtText {
+    /// The field named `name` of the event (`line: false`) or of `evt.Line`, when it is text.
+    fn named(name: &str, line: bool) -> Option<EvtText> {
+        Some(match (line, name) {
+            (false, "Stage") => EvtText::Stage,
+            (false, "WhitelistReason") => EvtText::WhitelistReason,
+            (false, "StrTime") => EvtText::StrTime,
+            (false, "StrTimeFormat") => EvtText::StrTimeFormat,
+            (false, "MarshaledTime") => EvtText::MarshaledTime,
+            (true, "Raw") => EvtText::LineRaw,
+            (true, "Src") => EvtText::LineSrc,
+            (true, "Module") => EvtText::LineModule,
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    pub fn of(self, e: &Event) -> &str {
+        match self {
+            EvtText::Stage => &e.stage,
+            EvtText::WhitelistReason => &e.whitelist_reason,
+            EvtText::StrTime => &e.str_time,
+            EvtText::StrTimeFormat => &e.str_time_format,
+            EvtText::MarshaledTime => &e.marshaled_time,
+            EvtText::LineRaw => &e.line.raw,
+            EvtText::LineSrc => &e.line.src,
+            EvtText::LineModule => &e.line.module,
+        }
+    }
+}
+
+struct EvtTextGet {
+    field: EvtText,
+    span: Span,
+}
+impl Node for EvtTextGet {
+    fn eval<'a>(&'a self, cx: &mut Scope<'a>) -> R<'a> {
+        Ok(Value::str(self.field.of(evt_of(cx, self.span)?)))
+    }
+    fn span(&self) -> Span {
+        self.span
+    }
+    fn text_read(&self) -> Option<EvtText> {
+        Some(self.field)
     }
 }
 
@@ -1369,9 +1435,22 @@ impl Compiler<'_> {
         None
     }
 
+    /// `evt.StrTime`, `evt.Line.Src` and the event's other text fields.
+    fn evt_text_member(&self, obj: &Expr, key: &Expr) -> Option<EvtText> {
+        let name = const_str(key)?;
+        if self.is_evt_root(obj) {
+            return EvtText::named(name, false);
+        }
+        let Kind::Member { obj: root, key: line, optional: false } = &obj.kind else { return None };
+        (const_str(line) == Some("Line") && self.is_evt_root(root)).then(|| EvtText::named(name, true))?
+    }
+
     fn member(&mut self, obj: &Expr, key: &Expr, optional: bool, span: Span) -> Result<(N, Ty), ExprError> {
         if !optional && let Some((sel, k)) = self.evt_map_member(obj, key) {
             return Ok((Box::new(EvtMapGet { sel, key: k, span }), Ty::Str));
+        }
+        if !optional && let Some(field) = self.evt_text_member(obj, key) {
+            return Ok((Box::new(EvtTextGet { field, span }), Ty::Str));
         }
         let (o, ty) = self.expr(obj)?;
         if let Some(k) = const_str(key) {

@@ -142,6 +142,11 @@ impl Program {
         self.inner.root.field_read()
     }
 
+    /// When the whole expression reads one of the event's own text fields (`evt.StrTime`, `evt.Line.Raw`): which.
+    pub fn text_read(&self) -> Option<compile::EvtText> {
+        self.inner.root.text_read()
+    }
+
     /// Evaluates the expression. Runtime errors (nil member access, type mismatch, failing helper) are `Err`.
     pub fn eval<'a>(&'a self, scope: &mut Scope<'a>) -> Result<Value<'a>, ExprError> {
         scope.locals.clear();

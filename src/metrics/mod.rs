@@ -13,6 +13,7 @@
 //! [`ScenarioStats`]: crate::scenario::compile::ScenarioStats
 
 pub mod scrape;
+pub mod striped;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -256,10 +257,9 @@ impl Metrics {
         let mut node = |stages: &crate::parser::stages::Stages| {
             stages.for_each_node(|stage, n| {
                 let l = [("name", &*n.name), ("stage", stage)];
-                let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-                s.counter("cs_node_hits_total", "Events entering a parser node", &l, g(&n.stats.hits));
-                s.counter("cs_node_hits_ok_total", "Events a parser node succeeded on", &l, g(&n.stats.ok));
-                s.counter("cs_node_hits_ko_total", "Events a parser node failed on", &l, g(&n.stats.ko));
+                s.counter("cs_node_hits_total", "Events entering a parser node", &l, n.stats.hits());
+                s.counter("cs_node_hits_ok_total", "Events a parser node succeeded on", &l, n.stats.ok());
+                s.counter("cs_node_hits_ko_total", "Events a parser node failed on", &l, n.stats.ko());
             });
         };
         node(&p.parsers);

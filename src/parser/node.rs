@@ -10,13 +10,13 @@
 //! `tests/hub_cases.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use compact_str::CompactString;
 
 use crate::event::{Event, FieldKey, FieldMap};
 use crate::expr::Program;
 use crate::grok::{Candidates, CompiledGrok, GrokSet};
+use crate::metrics::striped::Striped;
 
 use super::runtime::{ParserCounters, Runtime};
 use super::statics::{self, Static};
@@ -76,12 +76,30 @@ pub struct StashStep {
     pub value: Program,
 }
 
-/// Hit counters of a named node (`cs_node_hits_total` and friends).
+/// Hit counters of a named node (`cs_node_hits_total` and friends), striped per parsing thread
+/// ([`Striped`]: every worker bumps them on every event).
 #[derive(Debug, Default)]
-pub struct NodeStats {
-    pub hits: AtomicU64,
-    pub ok: AtomicU64,
-    pub ko: AtomicU64,
+pub struct NodeStats(Striped<3>);
+
+impl NodeStats {
+    const HITS: usize = 0;
+    const OK: usize = 1;
+    const KO: usize = 2;
+
+    /// Events that entered the node (passed its filter).
+    pub fn hits(&self) -> u64 {
+        self.0.get(Self::HITS)
+    }
+
+    /// Events the node succeeded on.
+    pub fn ok(&self) -> u64 {
+        self.0.get(Self::OK)
+    }
+
+    /// Events the node failed on.
+    pub fn ko(&self) -> u64 {
+        self.0.get(Self::KO)
+    }
 }
 
 /// Children whose groks read the same input: one regex-set pass tells which of them can match at all, so the
@@ -165,7 +183,7 @@ impl Node {
                 }
             }
         }
-        self.stats.hits.fetch_add(1, Ordering::Relaxed);
+        self.stats.0.bump(NodeStats::HITS);
 
         // 3. whitelist
         let whitelisted = match &self.whitelist {
@@ -221,10 +239,10 @@ impl Node {
 
         // 7.
         if !ok {
-            self.stats.ko.fetch_add(1, Ordering::Relaxed);
+            self.stats.0.bump(NodeStats::KO);
             return Outcome::Fail;
         }
-        self.stats.ok.fetch_add(1, Ordering::Relaxed);
+        self.stats.0.bump(NodeStats::OK);
 
         // 9. statics: a whitelist node applies its statics only to whitelisted events.
         if !self.statics.is_empty()

@@ -61,6 +61,9 @@ impl Runtime<'_> {
         if let Some((map, key)) = p.field_read() {
             return Ok(Some(CompactString::from(map.of(evt).get_or_empty(key))));
         }
+        if let Some(field) = p.text_read() {
+            return Ok(Some(CompactString::from(field.of(evt))));
+        }
         let arena = EvalArena::new();
         let (result, mutations) = {
             let mut scope = Scope::new(self.services).with_evt(evt).with_arena(&arena);
@@ -93,7 +96,7 @@ impl Runtime<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use crate::expr::compile::FieldRead;
+    use crate::expr::compile::{EvtText, FieldRead};
     use crate::expr::{CompileEnv, Services, compile};
 
     #[test]
@@ -106,5 +109,12 @@ mod tests {
         assert_eq!(read("evt.Parsed.a + evt.Parsed.b"), None);
         assert_eq!(read("Upper(evt.Parsed.a)"), None);
         assert_eq!(read("evt.Parsed.a == 'x'"), None);
+        let text = |src: &str| compile(src, &env).unwrap().text_read();
+        assert_eq!(text("evt.StrTime"), Some(EvtText::StrTime));
+        assert_eq!(text("evt.Line.Src"), Some(EvtText::LineSrc));
+        assert_eq!(text("evt.Line.Raw"), Some(EvtText::LineRaw));
+        assert_eq!(text("evt.Line.Labels"), None);
+        assert_eq!(text("evt.Time"), None);
+        assert_eq!(text("evt.StrTime + 'x'"), None);
     }
 }
