@@ -109,11 +109,18 @@ impl Instance {
     }
 
     /// Pours `evt`. `now` is the wall clock, used by live instances and as a fallback.
-    pub fn pour(&mut self, sc: &Scenario, evt: &Arc<Event>, now: Timestamp, services: &Services) -> Poured {
+    pub fn pour(
+        &mut self,
+        sc: &Scenario,
+        evt: &Arc<Event>,
+        evt_time: &EventTime,
+        now: Timestamp,
+        services: &Services,
+    ) -> Poured {
         if sc.kind == Kind::Trigger {
             // A trigger overflows on every event, before `distinct` is even looked at.
             let ts = match self.mode {
-                ExpectMode::TimeMachine => event_time(evt).unwrap_or(now),
+                ExpectMode::TimeMachine => evt_time.get(evt).unwrap_or(now),
                 ExpectMode::Live => now,
             };
             self.first_ts = Some(ts);
@@ -151,7 +158,7 @@ impl Instance {
         let ts = match self.mode {
             ExpectMode::Live => Some(now),
             ExpectMode::TimeMachine => {
-                let t = event_time(evt);
+                let t = evt_time.get(evt);
                 if t.is_none() {
                     // CrowdSec: an event without MarshaledTime cannot be poured in replay.
                     crate::warn_limited!(scenario = %sc.name, src = %evt.line.src, "event without a parsed date not poured (is a date enricher installed?)");
@@ -245,6 +252,19 @@ pub fn bayes_update(prior: f32, given_evil: f32, given_benign: f32) -> f32 {
     numerator / (numerator + given_benign * (1.0 - prior))
 }
 
+/// [`event_time`] of the event being poured, parsed on first use and then remembered: a pour asks for it once per
+/// bucket the event goes into, and parsing RFC 3339 text each time was a measurable share of pouring
+/// (docs/performance.md, eighth round). Every copy a pour makes of the event (a filter's `SetMeta` copies on write)
+/// has the same `MarshaledTime`: filters only write `Meta` and `Parsed`.
+#[derive(Default)]
+pub struct EventTime(std::cell::OnceCell<Option<Timestamp>>);
+
+impl EventTime {
+    pub fn get(&self, evt: &Event) -> Option<Timestamp> {
+        *self.0.get_or_init(|| event_time(evt))
+    }
+}
+
 /// The event's own time, from `MarshaledTime` (what time-machine buckets run on).
 pub fn event_time(evt: &Event) -> Option<Timestamp> {
     if evt.marshaled_time.is_empty() {
@@ -281,6 +301,7 @@ mod tests {
     fn event_time_reads_marshaled_time() {
         let mut e = Event::default();
         assert!(event_time(&e).is_none());
+        assert!(EventTime::default().get(&e).is_none());
         e.marshaled_time = "2026-02-12T14:10:21+02:00".into();
         let t = event_time(&e).unwrap();
         assert_eq!(t.offset().local_minus_utc(), 7200);

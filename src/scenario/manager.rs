@@ -28,7 +28,7 @@ use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 
 use super::alert::overflow_event;
 use super::compile::{AfterGuard, Kind, Scenario};
-use super::instance::{Instance, Poured, event_time, nanos};
+use super::instance::{EventTime, Instance, Poured, nanos};
 use super::prefilter::Prefilter;
 use super::view::{LeakyView, QueueView};
 
@@ -210,8 +210,9 @@ impl Buckets {
     /// Pours one parsed event into every scenario whose filter accepts it; returns the overflow events.
     pub fn pour(&mut self, evt: Event, now: Timestamp, out: &mut Vec<Event>) -> PourReport {
         let mut report = PourReport::default();
+        let evt_time = EventTime::default();
         if evt.expect_mode == ExpectMode::TimeMachine
-            && let Some(t) = event_time(&evt)
+            && let Some(t) = evt_time.get(&evt)
         {
             self.advance_tm(&evt.line.src, nanos(&t), out);
         }
@@ -298,7 +299,7 @@ impl Buckets {
             };
             let ev = Arc::clone(&evt);
             report.poured.push(si);
-            self.pour_one(si, key, &ev, now, out);
+            self.pour_one(si, key, &ev, &evt_time, now, out);
         }
         report
     }
@@ -308,7 +309,15 @@ impl Buckets {
         self.pour(ovf, now, out)
     }
 
-    fn pour_one(&mut self, si: usize, key: CompactString, evt: &Arc<Event>, now: Timestamp, out: &mut Vec<Event>) {
+    fn pour_one(
+        &mut self,
+        si: usize,
+        key: CompactString,
+        evt: &Arc<Event>,
+        evt_time: &EventTime,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
         let key = key.as_str();
         let scenarios = Arc::clone(&self.scenarios);
         scenarios[si].stats.poured.fetch_add(1, Ordering::Relaxed);
@@ -321,7 +330,7 @@ impl Buckets {
             && inst.mode == ExpectMode::TimeMachine
             && inst.first_ts.is_some()
             && scenarios[inst.owner].kind != Kind::Counter
-            && let (Some(d), Some(last)) = (event_time(evt), inst.last_ts)
+            && let (Some(d), Some(last)) = (evt_time.get(evt), inst.last_ts)
             && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner].expiry)
         {
             let owner = inst.owner;
@@ -344,7 +353,7 @@ impl Buckets {
         };
         let owner = inst.owner;
         let sc = &scenarios[owner];
-        let result = inst.pour(sc, evt, now, &self.services);
+        let result = inst.pour(sc, evt, evt_time, now, &self.services);
         if scenarios[si].debug {
             crate::item_debug!(
                 scenario = %scenarios[si].name,
