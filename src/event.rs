@@ -241,11 +241,13 @@ impl FieldMap {
             return self.position(key).ok();
         }
         let kb = key.as_bytes();
-        // The last byte first: keys of one length often share a prefix (`http_path`, `http_verb`), and comparing one
-        // byte inline is far cheaper than a call to memcmp.
-        self.entries
-            .iter()
-            .position(|(k, _)| k.len() == kb.len() && k.as_bytes().last() == kb.last() && k.as_bytes() == kb)
+        // The same address first: a compiled reader's key and the entry's are usually the same interned name
+        // ([`field_key`]), which spares the memcmp. Then the last byte: keys of one length often share a prefix
+        // (`http_path`, `http_verb`), and comparing one byte inline is far cheaper than a call to memcmp.
+        self.entries.iter().position(|(k, _)| {
+            k.len() == kb.len()
+                && (std::ptr::eq(k.as_ptr(), kb.as_ptr()) || (k.as_bytes().last() == kb.last() && k.as_bytes() == kb))
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -827,6 +829,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn reads_find_interned_and_copied_names_alike() {
+        let mut m = FieldMap::new();
+        m.insert_key(&field_key("source_ip"), "1.2.3.4");
+        m.insert_key(&FieldKey::new("source_iq"), "x");
+        let interned = field_key("source_ip");
+        assert_eq!(m.get(&interned), Some("1.2.3.4"));
+        assert_eq!(m.get(&String::from("source_ip")), Some("1.2.3.4"));
+        assert_eq!(m.get(&field_key("source_iq")), Some("x"));
+        assert_eq!(m.get("source_i"), None);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::ops;
 use super::parser;
 use super::value::{Value, equal};
 use super::{CompileEnv, Mutation, Program, RootType, Scope};
-use crate::event::{Event, FieldMap};
+use crate::event::{Event, FieldKey, FieldMap, field_key};
 use crate::gocompat::regex as goregex;
 
 pub(crate) type R<'a> = Result<Value<'a>, ExprError>;
@@ -290,7 +290,8 @@ impl Node for EvtTextGet {
 
 struct EvtMapGet {
     sel: FieldRead,
-    key: String,
+    /// Interned ([`crate::event::field_key`]): the map finds an entry stored under the same name by its address.
+    key: FieldKey,
     span: Span,
 }
 impl Node for EvtMapGet {
@@ -307,7 +308,8 @@ impl Node for EvtMapGet {
 
 struct EvtMapEq {
     sel: FieldRead,
-    key: String,
+    /// Interned, as [`EvtMapGet`]'s.
+    key: FieldKey,
     value: String,
     negate: bool,
     span: Span,
@@ -1447,7 +1449,7 @@ impl Compiler<'_> {
 
     fn member(&mut self, obj: &Expr, key: &Expr, optional: bool, span: Span) -> Result<(N, Ty), ExprError> {
         if !optional && let Some((sel, k)) = self.evt_map_member(obj, key) {
-            return Ok((Box::new(EvtMapGet { sel, key: k, span }), Ty::Str));
+            return Ok((Box::new(EvtMapGet { sel, key: field_key(&k), span }), Ty::Str));
         }
         if !optional && let Some(field) = self.evt_text_member(obj, key) {
             return Ok((Box::new(EvtTextGet { field, span }), Ty::Str));
@@ -1738,7 +1740,13 @@ impl Compiler<'_> {
                 };
                 if let Some((sel, key, v)) = fast {
                     return Ok((
-                        Box::new(EvtMapEq { sel, key, value: v.to_string(), negate: op == BinOp::Ne, span }),
+                        Box::new(EvtMapEq {
+                            sel,
+                            key: field_key(&key),
+                            value: v.to_string(),
+                            negate: op == BinOp::Ne,
+                            span,
+                        }),
                         Ty::Bool,
                     ));
                 }

@@ -111,7 +111,7 @@ impl NodeCompiler<'_> {
         let grok = s.grok.as_ref().and_then(|g| {
             let source = match (&g.apply_on, &g.expression) {
                 (Some(a), _) if a.trim() == "Line.Raw" => Some(GrokSource::Raw),
-                (Some(a), _) if !a.trim().is_empty() => Some(GrokSource::Parsed(Arc::from(a.trim()))),
+                (Some(a), _) if !a.trim().is_empty() => Some(GrokSource::Parsed(crate::event::field_key(a.trim()))),
                 (_, Some(e)) if !e.is_blank() => self.expr(file, e).map(GrokSource::Expr),
                 _ => {
                     self.err(file, pos, "grok needs apply_on or expression");

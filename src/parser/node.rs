@@ -37,7 +37,7 @@ pub enum GrokSource {
     /// `apply_on: Line.Raw`
     Raw,
     /// `apply_on: <key>`: `evt.Parsed[key]`; a missing key fails the grok.
-    Parsed(Arc<str>),
+    Parsed(FieldKey),
     /// `expression: ...`
     Expr(Program),
 }
