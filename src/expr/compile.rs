@@ -1444,7 +1444,7 @@ impl Compiler<'_> {
             return EvtText::named(name, false);
         }
         let Kind::Member { obj: root, key: line, optional: false } = &obj.kind else { return None };
-        (const_str(line) == Some("Line") && self.is_evt_root(root)).then(|| EvtText::named(name, true))?
+        if const_str(line) == Some("Line") && self.is_evt_root(root) { EvtText::named(name, true) } else { None }
     }
 
     fn member(&mut self, obj: &Expr, key: &Expr, optional: bool, span: Span) -> Result<(N, Ty), ExprError> {

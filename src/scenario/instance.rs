@@ -255,7 +255,7 @@ pub fn bayes_update(prior: f32, given_evil: f32, given_benign: f32) -> f32 {
 /// [`event_time`] of the event being poured, parsed on first use and then remembered: a pour asks for it once per
 /// bucket the event goes into, and parsing RFC 3339 text each time was a measurable share of pouring
 /// (docs/performance.md, eighth round). Every copy a pour makes of the event (a filter's `SetMeta` copies on write)
-/// has the same `MarshaledTime`: filters only write `Meta` and `Parsed`.
+/// has the same `MarshaledTime`: what a filter can write is `Meta`, `Parsed` and `Unmarshaled` (`expr::Mutation`).
 #[derive(Default)]
 pub struct EventTime(std::cell::OnceCell<Option<Timestamp>>);
 
