@@ -6,7 +6,9 @@
 # usage: scripts/bench.sh [--crowdsec] [--quick]
 #   --crowdsec   also replay the files through the installed CrowdSec (../shared/crowdsec-baseline/README.md:
 #                setup.sh installs crowdsec 1.4.6 offline) and compare: sshd on the whole auth.log, nginx on its
-#                first $CS_NGINX_LINES lines (CrowdSec runs ~220 lines/s there; 1M lines would take 75 minutes)
+#                first $CS_NGINX_LINES lines (CrowdSec runs ~220 lines/s there; 1M lines would take 75 minutes);
+#                the ratio uses the median of three Correlator runs: the matrix's, one just before CrowdSec's, one
+#                just after
 #   --quick      100,000-line prefixes instead of the 1M-line files (a smoke run)
 # env: SHARED (default ../shared), BENCH_DIR (default /tmp/correlator-bench), CS_NGINX_LINES (default 50000),
 #      CSBASE (default /var/tmp/cs-baseline)
@@ -26,7 +28,7 @@ for a in "$@"; do
   case $a in
     --crowdsec) CROWDSEC=1 ;;
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -102,25 +104,38 @@ if [ "$CROWDSEC" = 1 ]; then
   ROWS=()
   run nginx-installed-cs-prefix "$NGINX_CS" nginx 2 "${INSTALLED_ARGS[@]}"
   CS_ROWS=()
+  # lines/s of one more Correlator run: FILE TYPE WORKERS ARGS...
+  again() {
+    local file=$1 type=$2 workers=$3
+    shift 3
+    "$BIN" replay "$@" --type "$type" --workers "$workers" "$file" 2>&1 > /dev/null |
+      sed -n 's/^elapsed: .*  \([0-9]*\) lines\/s.*/\1/p'
+  }
   cs() {
-    # ours: the Correlator run quoted for the ratio; alerts_of: the one whose alerts are compared (same file)
-    local name=$1 file=$2 type=$3 ours=$4 alerts_of=$5 dir=$CSBASE/results/bench-$1
+    # ours: the Correlator run quoted for the ratio (run again just before and just after CrowdSec, the ratio
+    # taking the median of the three, so that a slow or fast spell of the machine during one run does not decide
+    # it); alerts_of: the one whose alerts are compared (same file); then the file, type and workers of `ours`.
+    local name=$1 file=$2 type=$3 ours=$4 alerts_of=$5 ofile=$6 otype=$7 oworkers=$8 dir=$CSBASE/results/bench-$1
     rm -rf "$dir"
+    local before after
+    before=$(again "$ofile" "$otype" "$oworkers" "${INSTALLED_ARGS[@]}")
     "$CSBASE/run_crowdsec_bench.sh" "$file" "$type" "$dir" > "$dir.summary" 2>&1 || true
+    after=$(again "$ofile" "$otype" "$oworkers" "${INSTALLED_ARGS[@]}")
     local lps rss alerts
     lps=$(sed -n 's/^lines\/sec: *\([0-9]*\).*/\1/p' "$dir.summary")
     rss=$(sed -n 's/^peak_rss_mb: *\([0-9.]*\).*/\1 MB/p' "$dir.summary")
     alerts=$(sed -n 's/^alerts: *\([0-9]*\).*/\1/p' "$dir.summary")
-    local ratio
-    ratio=$(awk -v a="${LPS[$ours]}" -v b="$lps" 'BEGIN{ if (b > 0) printf "%.0f×", a / b; else print "n/a" }')
-    CS_ROWS+=("| $name | $(basename "$file") | $lps | $rss | $alerts | ${LPS[$ours]} ($ours) | $ratio |")
+    local median ratio
+    median=$(printf '%s\n' "${LPS[$ours]}" "$before" "$after" | sort -n | sed -n 2p)
+    ratio=$(awk -v a="$median" -v b="$lps" 'BEGIN{ if (b > 0) printf "%.0f×", a / b; else print "n/a" }')
+    CS_ROWS+=("| $name | $(basename "$file") | $lps | $rss | $alerts | $median ($ours: median of ${LPS[$ours]}, $before just before, $after just after) | $ratio |")
     echo "### alerts: $name (Correlator $ours vs CrowdSec)"
     python3 scripts/compare-alerts.py "$BENCH_DIR/out/$alerts_of.txt" "$dir/crowdsec.log" --show 3
   }
   echo
-  cs sshd "$AUTH" syslog sshd-installed-w2 sshd-installed-w2
+  cs sshd "$AUTH" syslog sshd-installed-w2 sshd-installed-w2 "$AUTH" syslog 2
   # The ratio uses Correlator on the whole file (its startup amortised like CrowdSec's, which is not counted).
-  cs nginx "$NGINX_CS" nginx nginx-installed-w2 nginx-installed-cs-prefix-w2
+  cs nginx "$NGINX_CS" nginx nginx-installed-w2 nginx-installed-cs-prefix-w2 "$ACCESS" nginx 2
   echo
   echo "## CrowdSec 1.4.6 on the same files and YAML (/etc/crowdsec)"
   echo
