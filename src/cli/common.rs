@@ -115,6 +115,11 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Calls `f` with every non-empty line of a file (`-` = stdin; `.gz` decompressed), `\r\n` handled, invalid UTF-8
 /// replaced, very long lines truncated.
 pub fn read_log_lines(path: &Path, mut f: impl FnMut(String)) -> std::io::Result<()> {
+    for_each_log_line(path, |line| f(line.to_owned()))
+}
+
+/// [`read_log_lines`] lending each line instead of allocating it: for callers that copy lines into a batch.
+pub fn for_each_log_line(path: &Path, mut f: impl FnMut(&str)) -> std::io::Result<()> {
     let reader: Box<dyn Read> = if path == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
@@ -147,8 +152,8 @@ pub fn read_log_lines(path: &Path, mut f: impl FnMut(String)) -> std::io::Result
         }
         // Checking first is faster than `from_utf8_lossy` on the usual valid line (a word-at-a-time ASCII scan).
         match std::str::from_utf8(&buf) {
-            Ok(line) => f(line.to_owned()),
-            Err(_) => f(String::from_utf8_lossy(&buf).into_owned()),
+            Ok(line) => f(line),
+            Err(_) => f(&String::from_utf8_lossy(&buf)),
         }
     }
 }

@@ -13,10 +13,10 @@ use crate::config::settings::Settings;
 use crate::event::{Event, ExpectMode, FieldMap, Line};
 use crate::output::dispatch::{DispatchOptions, Dispatcher, summary_line};
 use crate::output::render;
-use crate::pipeline::parallel::{BATCH, ParallelParser};
-use crate::pipeline::{self, Engine, Hooks, Pipeline};
+use crate::pipeline::parallel::{BATCH, LineBatch, ParallelParser};
+use crate::pipeline::{self, Engine, Hooks, ParseOutcome, Pipeline};
 
-use super::common::{HubArgs, OutputFormat, load_settings, parse_labels, peak_rss_kib, read_log_lines};
+use super::common::{HubArgs, OutputFormat, for_each_log_line, load_settings, parse_labels, peak_rss_kib};
 
 /// Replay log files through parsers and scenarios, as fast as they can be read.
 ///
@@ -135,10 +135,10 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
             module: Arc::from("file"),
             process: true,
         };
-        let mut batch: Vec<String> = Vec::with_capacity(BATCH);
-        let result = read_log_lines(&path, |raw| match &mut parallel {
+        let mut batch = LineBatch::with_capacity(BATCH);
+        let result = for_each_log_line(&path, |raw| match &mut parallel {
             None => {
-                let line = Line { raw, ..template.clone() };
+                let line = Line { raw: raw.to_owned(), ..template.clone() };
                 engine.process(Event::from_line(line, ExpectMode::TimeMachine), now, &mut alerts);
                 for a in alerts.drain(..) {
                     emit(&mut out, args.format, &a, &mut per_scenario, dispatcher.as_ref());
@@ -147,8 +147,8 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
             Some(pp) => {
                 batch.push(raw);
                 if batch.len() == BATCH {
-                    pp.submit(template.clone(), ExpectMode::TimeMachine, std::mem::take(&mut batch));
-                    batch.reserve(BATCH);
+                    let full = std::mem::replace(&mut batch, LineBatch::with_capacity(BATCH));
+                    pp.submit(template.clone(), ExpectMode::TimeMachine, full);
                     // Keep the workers fed but bound what is in flight.
                     while pp.is_saturated() {
                         pour(
@@ -206,8 +206,10 @@ fn pour(
     per: &mut std::collections::BTreeMap<String, u64>,
     dispatcher: Option<&Dispatcher>,
 ) {
-    for outcome in pp.next_in_order().unwrap_or_default() {
-        engine.pour_outcome(outcome, now, alerts, Hooks::default());
+    let batch = pp.next_in_order().unwrap_or_default();
+    engine.count_not_poured(batch.unparsed, batch.whitelisted);
+    for evt in batch.events {
+        engine.pour_outcome(ParseOutcome::Parsed(evt), now, alerts, Hooks::default());
         for a in alerts.drain(..) {
             emit(out, format, &a, per, dispatcher);
         }

@@ -136,6 +136,14 @@ impl Engine {
         self.pour_outcome(outcome, now, alerts, Hooks::default());
     }
 
+    /// Counts lines a parsing worker did not return because nothing pours them (see [`parallel::ParsedBatch`]).
+    pub fn count_not_poured(&mut self, unparsed: u64, whitelisted: u64) {
+        self.stats.lines += unparsed + whitelisted;
+        self.stats.unparsed += unparsed;
+        self.stats.parsed += whitelisted;
+        self.stats.whitelisted += whitelisted;
+    }
+
     /// Pours an already parsed event (from a parsing worker).
     pub fn pour_outcome(
         &mut self,

@@ -7,6 +7,12 @@
 //! `workers` cores instead of `workers` parsers plus a pouring thread competing for them. One exception: pipelines whose nodes
 //! write to a stash (`stash:`) may read it back on later lines (`GetFromStash`), which makes parsing order-dependent;
 //! [`Pipeline::parse_is_order_independent`] tells, and callers then use one worker.
+//!
+//! Memory stays on the thread that allocated it where it can: a batch carries its lines as one text buffer, so each
+//! line's `String` is allocated by the thread that parses it, and events that will not be poured (unparsed,
+//! whitelisted; most lines of a typical log) are dropped there too, leaving only counts. Freeing a block another
+//! thread allocated is a remote free for the allocator (an atomic push, then a collection by the owner); measured,
+//! those made a 2-worker run use about a quarter more CPU per line than a 1-worker one.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -26,10 +32,49 @@ pub struct Batch {
     /// Line template: every line of the batch shares `src`, `labels`, `module`, `time`.
     pub template: Line,
     pub mode: ExpectMode,
-    pub lines: Vec<String>,
+    pub lines: LineBatch,
 }
 
-type Parsed = (u64, Vec<ParseOutcome>);
+/// Lines packed into one buffer: pushing a line allocates nothing once the buffer has grown.
+#[derive(Default)]
+pub struct LineBatch {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl LineBatch {
+    pub fn with_capacity(lines: usize) -> LineBatch {
+        LineBatch { text: String::with_capacity(lines * 128), ends: Vec::with_capacity(lines) }
+    }
+
+    pub fn push(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).map(|(s, e)| &self.text[s..e])
+    }
+}
+
+/// What parsing a batch leaves to pour: the events to pour, in line order, and counts of the others.
+#[derive(Default)]
+pub struct ParsedBatch {
+    pub events: Vec<Event>,
+    pub unparsed: u64,
+    pub whitelisted: u64,
+}
+
+type Parsed = (u64, ParsedBatch);
 
 /// A pool of parsing threads. Send batches with [`ParallelParser::submit`], take results in order with
 /// [`ParallelParser::next_in_order`].
@@ -39,7 +84,7 @@ pub struct ParallelParser {
     queue: Arc<Mutex<Receiver<Batch>>>,
     pipeline: Arc<Pipeline>,
     output: Receiver<Parsed>,
-    pending: BTreeMap<u64, Vec<ParseOutcome>>,
+    pending: BTreeMap<u64, ParsedBatch>,
     next: u64,
     submitted: u64,
     /// Batches the caller should let be in flight before taking results (`is_saturated`): enough to keep every
@@ -71,7 +116,7 @@ impl ParallelParser {
                                 Ok(b) => b,
                                 Err(_) => return,
                             };
-                            let out = parse_batch(&pipeline, batch.template, batch.mode, batch.lines);
+                            let out = parse_batch(&pipeline, batch.template, batch.mode, &batch.lines);
                             if otx.send((batch.seq, out)).is_err() {
                                 return;
                             }
@@ -94,7 +139,7 @@ impl ParallelParser {
     }
 
     /// Queues lines for parsing; blocks when the workers are busy (backpressure on the reader).
-    pub fn submit(&mut self, template: Line, mode: ExpectMode, lines: Vec<String>) {
+    pub fn submit(&mut self, template: Line, mode: ExpectMode, lines: LineBatch) {
         let seq = self.submitted;
         self.submitted += 1;
         if let Some(tx) = &self.input {
@@ -114,7 +159,7 @@ impl ParallelParser {
     }
 
     /// The next batch's results in submission order, waiting for it; `None` when everything submitted was returned.
-    pub fn next_in_order(&mut self) -> Option<Vec<ParseOutcome>> {
+    pub fn next_in_order(&mut self) -> Option<ParsedBatch> {
         if self.next == self.submitted {
             return None;
         }
@@ -131,7 +176,7 @@ impl ParallelParser {
             // empty queue or about to take the front batch, so giving up on a busy lock loses nothing.
             let taken = self.queue.try_lock().ok().and_then(|q| q.try_recv().ok());
             if let Some(batch) = taken {
-                let out = parse_batch(&self.pipeline, batch.template, batch.mode, batch.lines);
+                let out = parse_batch(&self.pipeline, batch.template, batch.mode, &batch.lines);
                 self.pending.insert(batch.seq, out);
                 continue;
             }
@@ -162,7 +207,7 @@ impl Drop for ParallelParser {
 }
 
 /// Parses one batch (also what a single-threaded caller uses).
-pub fn parse_batch(pipeline: &Pipeline, template: Line, mode: ExpectMode, lines: Vec<String>) -> Vec<ParseOutcome> {
+pub fn parse_batch(pipeline: &Pipeline, template: Line, mode: ExpectMode, lines: &LineBatch) -> ParsedBatch {
     // Fresh shared parts for this batch: each line's clone then bumps a count on a cache line of its own instead of
     // one that every parsing thread and the pouring thread (which drops the events) fight over.
     let template = Line {
@@ -171,11 +216,30 @@ pub fn parse_batch(pipeline: &Pipeline, template: Line, mode: ExpectMode, lines:
         labels: Arc::new((*template.labels).clone()),
         ..template
     };
-    lines
-        .into_iter()
-        .map(|raw| {
-            let line = Line { raw, ..template.clone() };
-            pipeline.parse(Event::from_line(line, mode), None)
-        })
-        .collect()
+    let mut out = ParsedBatch::default();
+    for raw in lines.iter() {
+        let line = Line { raw: raw.to_owned(), ..template.clone() };
+        match pipeline.parse(Event::from_line(line, mode), None) {
+            ParseOutcome::Parsed(evt) => out.events.push(evt),
+            ParseOutcome::Unparsed(_) => out.unparsed += 1,
+            ParseOutcome::Whitelisted(_) => out.whitelisted += 1,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_batch_gives_back_its_lines_in_order() {
+        let mut b = LineBatch::with_capacity(2);
+        assert!(b.is_empty());
+        for l in ["first line", "", "ünïcode third", "4"] {
+            b.push(l);
+        }
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.iter().collect::<Vec<_>>(), ["first line", "", "ünïcode third", "4"]);
+    }
 }
