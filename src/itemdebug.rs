@@ -2,18 +2,19 @@
 //! filter, grok, fields set; scenario: pours, overflows, expiries), whatever the global `--log-level`.
 //!
 //! CrowdSec gives such an item its own logger at debug level, independent of the daemon's level. Here the traces
-//! go to their own `tracing` target, [`TARGET`], at INFO, and [`env_filter`] (the filter every command installs)
+//! go to their own `tracing` target, [`TARGET`], at INFO, and [`log_filter`] (the filter every command installs)
 //! always lets that target through at INFO unless the user's filter says something about it. So the default
 //! `warn` shows them without turning INFO on for everything else, and `--log-level 'warn,correlator::debug=off'`
 //! silences them. They are not rate-limited: the user asked for them, on items they chose.
 
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 
 /// The `tracing` target of item debug traces.
 pub const TARGET: &str = "correlator::debug";
 
-/// The level the traces are written at, and the one [`env_filter`] enables for [`TARGET`].
-const LEVEL: &str = "info";
+/// The level the traces are written at, and the one [`log_filter`] enables for [`TARGET`].
+const LEVEL: LevelFilter = LevelFilter::INFO;
 
 /// `tracing::info!` under [`TARGET`]: one trace of a `debug: true` item.
 #[macro_export]
@@ -23,17 +24,19 @@ macro_rules! item_debug {
     };
 }
 
-/// The log filter for a `--log-level` value (a level or any `tracing` filter), falling back to `warn` when it
-/// does not parse, with item debug traces enabled unless the value itself mentions their target.
-pub fn env_filter(level: &str) -> EnvFilter {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("warn"));
+/// The log filter for a `--log-level` value (a level, or `target=level` directives after an optional default
+/// level: `info,correlator::scenario=debug`), falling back to `warn` when it does not parse, with item debug
+/// traces enabled unless the value itself mentions their target.
+///
+/// `Targets` rather than tracing-subscriber's `EnvFilter`: the latter's span and field matching pulls in
+/// regex-automata's dense DFA builder, and with it present every grok's regex built a dense DFA at load time (a
+/// third of start-up, measured in docs/performance.md, ninth round).
+pub fn log_filter(level: &str) -> Targets {
+    let filter: Targets = level.parse().unwrap_or_else(|_| Targets::new().with_default(LevelFilter::WARN));
     if level.contains(TARGET) {
         return filter;
     }
-    match format!("{TARGET}={LEVEL}").parse() {
-        Ok(d) => filter.add_directive(d),
-        Err(_) => filter,
-    }
+    filter.with_target(TARGET, LEVEL)
 }
 
 /// A field value for a trace: one line, at most `max` characters (a debug trace of a 4 KiB log line should not
@@ -50,6 +53,7 @@ pub fn clip(v: &str, max: usize) -> String {
 pub(crate) mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
 
     /// A writer collecting what a test subscriber prints.
     #[derive(Clone, Default)]
@@ -69,11 +73,8 @@ pub(crate) mod tests {
     pub fn logged(level: &str, f: impl FnOnce()) -> String {
         let buf = Buf::default();
         let w = buf.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_env_filter(env_filter(level))
-            .with_writer(move || w.clone())
-            .with_ansi(false)
-            .finish();
+        let sub =
+            tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish().with(log_filter(level));
         tracing::subscriber::with_default(sub, f);
         let bytes = buf.0.lock().map(|v| v.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()

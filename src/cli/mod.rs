@@ -23,7 +23,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "correlator", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Log verbosity for Correlator's own diagnostics: error, warn, info, debug, trace (or a tracing filter).
+    /// Log verbosity for Correlator's own diagnostics: error, warn, info, debug, trace, or per-module
+    /// `target=level` directives after a default (`warn,correlator::scenario=debug`).
     /// Traces of items marked `debug: true` (target correlator::debug) are shown at any level unless the filter
     /// names that target (`warn,correlator::debug=off`).
     #[arg(long, global = true, env = "CORRELATOR_LOG", default_value = "warn")]
@@ -93,6 +94,8 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    let filter = crate::itemdebug::env_filter(level);
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = crate::itemdebug::log_filter(level);
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(filter).try_init();
 }
