@@ -363,8 +363,8 @@ impl Node {
         }
         match cache {
             Some((_, hits)) if !hits.contains(member) => GrokHint::CannotMatch,
-            Some(_) => GrokHint::Matches,
-            None => GrokHint::Unknown,
+            Some((_, hits)) if hits.is_exact() => GrokHint::Matches,
+            _ => GrokHint::Unknown,
         }
     }
 }
