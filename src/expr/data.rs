@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::{Regex, RegexSet};
@@ -44,25 +44,37 @@ pub struct RegexpList {
     /// The literals one of which every match of every pattern starts with, when each pattern has a finite set of
     /// them (`bad_user_agents.regex.txt`: `\bAcunetix\b`, …): a subject holding none of them matches no pattern.
     /// The set alone ran its lazy DFA over every byte of every user agent (about 4,700 instructions on a browser's).
-    literals: Option<AhoCorasick>,
+    /// Built on first use: its DFA for some 600 literals is a tenth of start-up, and most runs load lists (every
+    /// installed scenario's) that their logs never reach.
+    literals: OnceLock<Option<AhoCorasick>>,
     cache: Option<Mutex<HashMap<String, bool>>>,
     cache_size: usize,
 }
 
 impl RegexpList {
     fn new(patterns: Vec<String>, set: RegexSet) -> RegexpList {
-        // A DFA: the contiguous NFA that the builder picks for some 600 literals was no faster than the set.
-        let prefixes: Option<Vec<Vec<Vec<u8>>>> = patterns.iter().map(|p| goregex::required_prefixes(p)).collect();
-        let literals = prefixes.and_then(|lits| {
-            let lits = lits.into_iter().flatten();
-            AhoCorasick::builder().kind(Some(aho_corasick::AhoCorasickKind::DFA)).prefilter(false).build(lits).ok()
-        });
-        RegexpList { patterns, set, literals, cache: None, cache_size: 0 }
+        RegexpList { patterns, set, literals: OnceLock::new(), cache: None, cache_size: 0 }
+    }
+
+    /// The required-literal filter, built on first use (`None` when some pattern has no finite set of prefixes).
+    fn literals(&self) -> Option<&AhoCorasick> {
+        self.literals
+            .get_or_init(|| {
+                // A DFA: the contiguous NFA that the builder picks for some 600 literals was no faster than the set.
+                let prefixes: Option<Vec<Vec<Vec<u8>>>> =
+                    self.patterns.iter().map(|p| goregex::required_prefixes(p)).collect();
+                prefixes.and_then(|lits| {
+                    let lits = lits.into_iter().flatten();
+                    let kind = Some(aho_corasick::AhoCorasickKind::DFA);
+                    AhoCorasick::builder().kind(kind).prefilter(false).build(lits).ok()
+                })
+            })
+            .as_ref()
     }
 
     /// Whether any regexp of the list matches `s` (the cache, if enabled, only memoises this pure function).
     pub fn is_match(&self, s: &str) -> bool {
-        if let Some(ac) = &self.literals
+        if let Some(ac) = self.literals()
             && !ac.is_match(s.as_bytes())
         {
             return false;
@@ -292,8 +304,9 @@ mod tests {
         d.load_text("ua", DataKind::Regexp, "\\bAcunetix\\b\n\\bECCP/1.0\\b\n(?i)sqlmap\n^curl/[0-9]\n").unwrap();
         d.load_text("open", DataKind::Regexp, "\\bbot\\b\n.*spider\n").unwrap();
         let ua = d.regexps("ua").unwrap();
-        assert!(ua.literals.is_some());
-        assert!(d.regexps("open").unwrap().literals.is_none(), ".*spider has no literal prefix");
+        assert!(ua.literals.get().is_none(), "built on first use");
+        assert!(ua.literals().is_some());
+        assert!(d.regexps("open").unwrap().literals().is_none(), ".*spider has no literal prefix");
         for s in [
             "Mozilla/5.0 (X11; Linux x86_64)",
             "Acunetix-scanner",
