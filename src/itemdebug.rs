@@ -39,6 +39,17 @@ pub fn log_filter(level: &str) -> Targets {
     filter.with_target(TARGET, LEVEL)
 }
 
+/// The subscriber every command installs: Correlator's log lines to `writer`, through [`log_filter`].
+pub fn subscriber<W>(level: &str, writer: W, ansi: bool) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt;
+    // Every level through the formatter (whose own default stops at INFO): the filter decides.
+    let fmt = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_writer(writer).with_ansi(ansi);
+    fmt.finish().with(log_filter(level))
+}
+
 /// A field value for a trace: one line, at most `max` characters (a debug trace of a 4 KiB log line should not
 /// be 4 KiB).
 pub fn clip(v: &str, max: usize) -> String {
@@ -53,7 +64,6 @@ pub fn clip(v: &str, max: usize) -> String {
 pub(crate) mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::SubscriberExt;
 
     /// A writer collecting what a test subscriber prints.
     #[derive(Clone, Default)]
@@ -73,8 +83,7 @@ pub(crate) mod tests {
     pub fn logged(level: &str, f: impl FnOnce()) -> String {
         let buf = Buf::default();
         let w = buf.clone();
-        let sub =
-            tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish().with(log_filter(level));
+        let sub = subscriber(level, move || w.clone(), false);
         tracing::subscriber::with_default(sub, f);
         let bytes = buf.0.lock().map(|v| v.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
@@ -90,6 +99,9 @@ pub(crate) mod tests {
         assert!(!text.contains("ordinary info"), "{text}");
         // The user's filter decides when it names the target; a bad filter falls back to warn (traces on).
         assert!(logged("warn,correlator::debug=off", || crate::item_debug!("hidden")).is_empty());
+        // Levels below INFO reach the output when the filter asks for them.
+        assert!(logged("warn,correlator=debug", || tracing::debug!("deep")).contains("deep"));
+        assert!(logged("info", || tracing::debug!("deep")).is_empty());
         assert!(logged("=!bad", || crate::item_debug!("shown")).contains("shown"));
     }
 

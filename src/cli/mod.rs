@@ -94,8 +94,8 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(level: &str) {
-    use tracing_subscriber::layer::SubscriberExt;
+    use std::io::IsTerminal;
     use tracing_subscriber::util::SubscriberInitExt;
-    let filter = crate::itemdebug::log_filter(level);
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).finish().with(filter).try_init();
+    let ansi = std::io::stderr().is_terminal();
+    let _ = crate::itemdebug::subscriber(level, std::io::stderr, ansi).try_init();
 }
