@@ -190,6 +190,9 @@ struct Scratch {
     visited: Vec<u64>,
     /// Indexes of the `visited` words set during the current search.
     dirty: Vec<usize>,
+    /// The last input position the current search read, `input.len()` once it saw the end of the input (see
+    /// [`Backtracker::captures_reach`]).
+    reach: usize,
 }
 
 thread_local! {
@@ -294,6 +297,18 @@ impl Backtracker {
     /// is the caller's, extra NFA slots are ignored). `None` if the input is longer than [`Backtracker::max_len`],
     /// else whether it matched.
     pub fn captures(&self, input: &[u8], slots: &mut [Option<NonMaxUsize>]) -> Option<bool> {
+        self.search::<false>(input, slots).map(|(found, _)| found)
+    }
+
+    /// [`Backtracker::captures`], also telling the last input position the search read (`input.len()` if it saw
+    /// the end of the input): the result is a function of the bytes up to there, so another input with the same
+    /// bytes there (and the same length, if the end was seen) gets the same result.
+    /// Tracking the reach costs a few per cent of a search, hence two versions.
+    pub fn captures_reach(&self, input: &[u8], slots: &mut [Option<NonMaxUsize>]) -> Option<(bool, usize)> {
+        self.search::<true>(input, slots)
+    }
+
+    fn search<const REACH: bool>(&self, input: &[u8], slots: &mut [Option<NonMaxUsize>]) -> Option<(bool, usize)> {
         if input.len() > self.max_len {
             return None;
         }
@@ -311,16 +326,17 @@ impl Backtracker {
             if scratch.visited.len() < words {
                 scratch.visited.resize(words, 0);
             }
+            scratch.reach = 0;
             let found = match &self.guards {
-                Some(guards) => guards.with_scratch(|cache| self.run(&mut scratch, input, slots, cache)),
-                None => self.run(&mut scratch, input, slots, None),
+                Some(guards) => guards.with_scratch(|cache| self.run::<REACH>(&mut scratch, input, slots, cache)),
+                None => self.run::<REACH>(&mut scratch, input, slots, None),
             };
             scratch.reset();
-            Some(found)
+            Some((found, scratch.reach))
         })
     }
 
-    fn run(
+    fn run<const REACH: bool>(
         &self,
         s: &mut Scratch,
         input: &[u8],
@@ -332,7 +348,7 @@ impl Backtracker {
             match frame {
                 Frame::Restore { slot, offset } => slots[slot] = offset,
                 Frame::Explore { sid, at } => {
-                    if self.step(s, input, slots, cache.as_deref_mut(), sid, at) {
+                    if self.step::<REACH>(s, input, slots, cache.as_deref_mut(), sid, at) {
                         return true;
                     }
                 }
@@ -360,7 +376,7 @@ impl Backtracker {
     }
 
     /// Follows one path from `(sid, at)` depth first, pushing the alternatives left behind; true on a match.
-    fn step(
+    fn step<const REACH: bool>(
         &self,
         s: &mut Scratch,
         input: &[u8],
@@ -374,7 +390,14 @@ impl Backtracker {
             if self.joins[sid.as_usize()] && !s.visit(sid, at, stride) {
                 return false;
             }
-            match self.ops[sid.as_usize()] {
+            let op = &self.ops[sid.as_usize()];
+            // The ops that read the input read it at `at` (look-arounds also at `at - 1`, and may see its end);
+            // a star or a guard reads further and raises `reach` itself. Saves and the match read nothing: a
+            // search's reach ends where its match does, not one byte further.
+            if REACH && !matches!(op, Op::Save { .. } | Op::Match | Op::Fail | Op::Guard { .. }) {
+                s.reach = s.reach.max(at);
+            }
+            match *op {
                 Op::Range { lo, hi, next } => match input.get(at) {
                     Some(&b) if lo <= b && b <= hi => {
                         sid = StateID::new_unchecked(next as usize);
@@ -445,9 +468,14 @@ impl Backtracker {
                     }
                 }
                 Op::Star { set, class, exit, first_exit, greedy, class_join } => {
-                    let Some(end) =
-                        self.star(s, input, stride, sid, at, (set, class, exit, first_exit, greedy, class_join))
-                    else {
+                    let Some(end) = self.star::<REACH>(
+                        s,
+                        input,
+                        stride,
+                        sid,
+                        at,
+                        (set, class, exit, first_exit, greedy, class_join),
+                    ) else {
                         return false;
                     };
                     sid = StateID::new_unchecked(exit as usize);
@@ -463,7 +491,7 @@ impl Backtracker {
                 }
                 Op::Guard { guard, next } => {
                     if let (Some(guards), Some(cache)) = (&self.guards, cache.as_deref_mut())
-                        && !guards.admits(cache, guard, input, at)
+                        && !guards.admits(cache, guard, input, at, &mut s.reach)
                     {
                         return false;
                     }
@@ -484,7 +512,7 @@ impl Backtracker {
     /// would), and the alternative left behind at each position where both branches may start: the exit there
     /// (greedy, tried after the longer runs) or the class state (lazy, tried after the exit).
     #[inline]
-    fn star(
+    fn star<const REACH: bool>(
         &self,
         s: &mut Scratch,
         input: &[u8],
@@ -499,6 +527,9 @@ impl Backtracker {
         let (loop_bits, class_bits) = (sid.as_usize() * stride, class as usize * stride);
         let mut i = at;
         loop {
+            if REACH {
+                s.reach = s.reach.max(i);
+            }
             let exit_here = self.starts_with(first_exit, input, i);
             let more = input.get(i).is_some_and(|&b| set.contains(b));
             if !more {
@@ -750,6 +781,56 @@ mod tests {
         let m = reference.try_search_slots(&mut cache, &Input::new(input).anchored(Anchored::Yes), &mut want).unwrap();
         let want = m.is_some().then(|| want.iter().map(|s| s.map(|v| v.get())).collect());
         (got, want)
+    }
+
+    /// `(found, reach, slots)` of one search.
+    fn reach(b: &Backtracker, len: usize, input: &[u8]) -> (bool, usize, Vec<Option<NonMaxUsize>>) {
+        let mut slots = vec![None; len];
+        let (found, reach) = b.captures_reach(input, &mut slots).unwrap();
+        (found, reach, slots)
+    }
+
+    #[test]
+    fn the_reach_is_the_last_byte_a_search_read() {
+        let exact: &[(&str, &str, bool, usize)] = &[
+            ("ab", "abX", true, 1),
+            ("a+", "aaab", true, 3),
+            ("a+$", "aa", true, 2),
+            ("a+$", "aab", false, 2),
+            ("(?:x|ab)c", "abd", false, 2),
+            ("", "zzz", true, 0),
+        ];
+        for &(pattern, input, found, at) in exact {
+            let n = nfa(pattern);
+            let len = n.group_info().slot_len();
+            let got = reach(&Backtracker::new(n), len, input.as_bytes());
+            assert_eq!((got.0, got.1), (found, at), "{pattern} on {input:?}");
+        }
+        // Whatever follows the reach, the search is the same (what a replay relies on).
+        let patterns = [
+            r"(a|ab)(c|bcd)(d*)",
+            r"^(?:(\S+) )?(\d+)",
+            r"\b(\w+)\b (\w+)?$",
+            r"(\d+)\.(\d+)|([a-z]+):",
+            r"(?:(\d{1,3})\.){3}(\d{1,3})",
+        ];
+        let inputs = ["abcd", "host 42", "hello world", "12.34", "web:", "10.0.0.1 x", "1.2.3", "", "abc", "hello "];
+        for pattern in patterns {
+            let n = nfa(pattern);
+            let len = n.group_info().slot_len();
+            let b = Backtracker::new(n);
+            for input in inputs {
+                let (found, at, slots) = reach(&b, len, input.as_bytes());
+                if at >= input.len() {
+                    continue;
+                }
+                for tail in ["", "#", " 9", "zz", "a.1"] {
+                    let other = format!("{}{tail}", &input[..=at]);
+                    let again = reach(&b, len, other.as_bytes());
+                    assert_eq!((again.0, &again.2), (found, &slots), "{pattern} on {input:?} then {other:?}");
+                }
+            }
+        }
     }
 
     #[test]

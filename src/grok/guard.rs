@@ -132,14 +132,15 @@ impl Guards {
     }
 
     /// Whether the guarded state of pattern `guard` may lead to a match from `at`: false only if it cannot (true
-    /// as well while the guard rests).
-    pub fn admits(&self, scratch: &mut GuardScratch, guard: u32, input: &[u8], at: usize) -> bool {
+    /// as well while the guard rests). `reach` is raised to the last input position read (`input.len()` when the
+    /// end of the input was seen).
+    pub fn admits(&self, scratch: &mut GuardScratch, guard: u32, input: &[u8], at: usize, reach: &mut usize) -> bool {
         let Some(record) = scratch.records.get_mut(guard as usize) else { return true };
         if record.resting > 0 {
             record.resting -= 1;
             return true;
         }
-        let admitted = self.decide(&mut scratch.cache, guard, input, at).unwrap_or(true);
+        let admitted = self.decide(&mut scratch.cache, guard, input, at, reach).unwrap_or(true);
         let record = &mut scratch.records[guard as usize];
         record.checks += 1;
         record.rejects += u32::from(!admitted);
@@ -153,7 +154,7 @@ impl Guards {
     }
 
     /// `admits`, with `None` for "the DFA could not tell".
-    fn decide(&self, cache: &mut Cache, guard: u32, input: &[u8], at: usize) -> Option<bool> {
+    fn decide(&self, cache: &mut Cache, guard: u32, input: &[u8], at: usize, reach: &mut usize) -> Option<bool> {
         let pattern = PatternID::new(guard as usize).ok()?;
         let config = start::Config::new()
             .anchored(Anchored::Pattern(pattern))
@@ -163,7 +164,8 @@ impl Guards {
             return known;
         }
         let end = input.len().min(at.saturating_add(AHEAD));
-        for &b in input.get(at..end)? {
+        for (i, &b) in input.get(at..end)?.iter().enumerate() {
+            *reach = (*reach).max(at + i);
             sid = self.dfa.next_state(cache, sid, b).ok()?;
             if let Some(known) = settled(sid) {
                 return known;
@@ -172,6 +174,7 @@ impl Guards {
         if end < input.len() {
             return None;
         }
+        *reach = (*reach).max(input.len());
         let eoi = self.dfa.next_eoi_state(cache, sid).ok()?;
         Some(eoi.is_match())
     }
@@ -426,9 +429,18 @@ mod tests {
 
     /// Each guard's verdict at `at` (the guards rest only after a window, so these are all decided).
     fn verdicts(guards: &Guards, input: &str, at: usize) -> Vec<bool> {
+        verdicts_reach(guards, input, at).0
+    }
+
+    /// [`verdicts`], and the furthest position they read.
+    fn verdicts_reach(guards: &Guards, input: &str, at: usize) -> (Vec<bool>, usize) {
         guards.with_scratch(|scratch| {
             let scratch = scratch.unwrap();
-            (0..guards.dfa.pattern_len() as u32).map(|g| guards.admits(scratch, g, input.as_bytes(), at)).collect()
+            let mut reach = 0;
+            let v = (0..guards.dfa.pattern_len() as u32)
+                .map(|g| guards.admits(scratch, g, input.as_bytes(), at, &mut reach))
+                .collect();
+            (v, reach)
         })
     }
 
@@ -453,6 +465,10 @@ mod tests {
         assert_eq!(verdicts(&guards, &far, 0), [true, true]);
         let near = format!("{}c", "a".repeat(AHEAD - 2));
         assert_eq!(verdicts(&guards, &near, 0), [false, true]);
+        // What a guard reads is part of what a search read: up to the byte that decided (the DFA reports a match
+        // one byte late), or the end of the input.
+        assert_eq!(verdicts_reach(&guards, "aac-----", 0), (vec![false, true], 3));
+        assert_eq!(verdicts_reach(&guards, "aa", 0), (vec![false, false], 2));
     }
 
     #[test]
@@ -462,16 +478,16 @@ mod tests {
         guards.with_scratch(|scratch| {
             let scratch = scratch.unwrap();
             for _ in 0..WINDOW {
-                assert!(guards.admits(scratch, 0, b"aab", 0));
+                assert!(guards.admits(scratch, 0, b"aab", 0, &mut 0));
             }
             // Resting: lets through what it would refuse.
             for _ in 0..REST {
-                assert!(guards.admits(scratch, 0, b"aac", 0));
+                assert!(guards.admits(scratch, 0, b"aac", 0, &mut 0));
             }
-            assert!(!guards.admits(scratch, 0, b"aac", 0));
+            assert!(!guards.admits(scratch, 0, b"aac", 0, &mut 0));
             // A guard that refuses often enough is never rested.
             for _ in 0..2 * WINDOW {
-                assert!(!guards.admits(scratch, 1, b"aab", 0));
+                assert!(!guards.admits(scratch, 1, b"aab", 0, &mut 0));
             }
             assert_eq!(scratch.records[1].resting, 0);
         });

@@ -155,6 +155,53 @@ static NEXT_DIRECT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomi
 thread_local! {
     /// Per engine id. Per thread so that counting costs no shared writes between parsing workers.
     static ODDS: std::cell::RefCell<Vec<Odds>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Per engine id, this thread's last backtracker search (see [`LastSearch`]).
+    static LAST: std::cell::RefCell<Vec<LastSearch>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An engine's last search on this thread, replayed for an input that starts with the same bytes as far as that
+/// search read: a backtracker's result is a function of the bytes it reads (guards only prune), so such an input
+/// gets the same slots. Syslog heads (`Mar  2 00:00:00 srv-web-01 sshd[2601995]: `) often repeat from one line to
+/// the next, and the head's search is the costliest step of an sshd line (docs/performance.md, item 43). Where
+/// replays are rare (an access log's line starts with the client address), tracking what a search reads and keeping
+/// it costs more than it saves, so an engine that replays less than one search in [`REPLAY_MIN_SHARE`] over
+/// [`REPLAY_WINDOW`] searches rests for [`REPLAY_REST`] searches.
+#[derive(Default)]
+struct LastSearch {
+    tries: u16,
+    replays: u16,
+    /// Searches still to make without the memo.
+    resting: u16,
+    /// The input up to and including the last position read (all of it when the search saw its end).
+    read: Vec<u8>,
+    /// The search saw the end of the input: only an input of the same length (and bytes) qualifies.
+    saw_end: bool,
+    found: bool,
+    slots: Vec<Option<NonMaxUsize>>,
+    /// Whether `read` and the rest hold a search at all.
+    valid: bool,
+}
+
+const REPLAY_WINDOW: u16 = 64;
+const REPLAY_MIN_SHARE: u16 = 8;
+const REPLAY_REST: u16 = 4096;
+
+impl LastSearch {
+    /// Counts a search, and decides whether to rest at the end of a window.
+    fn record(&mut self, replayed: bool) {
+        self.tries += 1;
+        self.replays += u16::from(replayed);
+        if self.tries == REPLAY_WINDOW {
+            if self.replays * REPLAY_MIN_SHARE < REPLAY_WINDOW {
+                self.resting = REPLAY_REST;
+            }
+            (self.tries, self.replays) = (0, 0);
+        }
+    }
+
+    fn replays(&self, input: &[u8]) -> bool {
+        self.valid && if self.saw_end { input == self.read.as_slice() } else { input.starts_with(&self.read) }
+    }
 }
 
 impl Odds {
@@ -222,8 +269,47 @@ impl Direct {
 
     /// The capture slots of the match starting at 0; `None` when there is none (or the input is too long).
     fn search(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
+        if !self.takes(input) {
+            return None;
+        }
+        LAST.with(|cell| {
+            // A search never calls back into another, so the cell is free; if it were not, search without it.
+            let Ok(mut all) = cell.try_borrow_mut() else {
+                let mut slots = vec![None; self.slots];
+                return self.engine.captures(input, &mut slots)?.then_some(slots);
+            };
+            if all.len() <= self.id {
+                all.resize_with(self.id + 1, LastSearch::default);
+            }
+            let last = &mut all[self.id];
+            if last.resting > 0 {
+                last.resting -= 1;
+                let mut slots = vec![None; self.slots];
+                return self.engine.captures(input, &mut slots)?.then_some(slots);
+            }
+            if last.replays(input) {
+                last.record(true);
+                return last.found.then(|| last.slots.clone());
+            }
+            last.record(false);
+            let (slots, reach) = self.search_fresh(input)?;
+            last.valid = true;
+            last.saw_end = reach >= input.len();
+            last.read.clear();
+            last.read.extend_from_slice(&input[..input.len().min(reach + 1)]);
+            last.found = slots.is_some();
+            last.slots.clear();
+            last.slots.extend(slots.iter().flatten());
+            slots
+        })
+    }
+
+    /// The backtracker's search, and the last position it read (see [`Backtracker::captures_reach`]).
+    #[allow(clippy::type_complexity)]
+    fn search_fresh(&self, input: &[u8]) -> Option<(Option<Vec<Option<NonMaxUsize>>>, usize)> {
         let mut slots = vec![None; self.slots];
-        self.engine.captures(input, &mut slots)?.then_some(slots)
+        let (found, reach) = self.engine.captures_reach(input, &mut slots)?;
+        Some((found.then_some(slots), reach))
     }
 }
 
@@ -553,6 +639,61 @@ mod tests {
                 assert_eq!(values(&h, line, false), values(&h, line, true), "{line:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_replayed_search_gives_what_a_fresh_one_would() {
+        let lib = PatternLibrary::new();
+        // The shape of syslog's head: the rest of the line is split off, the head is searched by the backtracker.
+        let g = lib
+            .compile(
+                "^%{SYSLOGTIMESTAMP:ts} (%{IPORHOST:host} )?%{PROG:prog}(?:\\[%{POSINT:pid}\\])?: %{GREEDYDATA:msg}",
+            )
+            .unwrap();
+        let direct = g.direct.as_deref().or(g.head.as_ref().and_then(|s| s.direct.as_ref())).unwrap();
+        let values = |line: &str, reference: bool| {
+            let c = if reference { g.captures_reference(line) } else { g.captures(line) };
+            c.map(|c| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>())
+        };
+        let head = "Mar  2 00:00:00 srv-web-01 sshd[2601995]: ";
+        let last = |f: fn(&super::LastSearch) -> u16| super::LAST.with(|l| l.borrow().get(direct.id).map_or(0, f));
+        // Lines with one head: every search after the first is a replay.
+        for i in 0..10 {
+            let line = format!("{head}message {i}");
+            assert_eq!(values(&line, false), values(&line, true), "{line:?}");
+        }
+        assert_eq!((last(|l| l.tries), last(|l| l.replays)), (10, 9));
+        let mut lines = Vec::new();
+        for i in 0..40 {
+            // Same head, another message; heads that differ only after a prefix the search may have read;
+            // heads cut short (the search sees the end), longer and shorter than the last one.
+            lines.push(format!("{head}message {i}"));
+            // Differs at the last byte the search read.
+            lines.push(format!("{}-{i}", &head[..head.len() - 1]));
+            lines.push(head.to_string());
+            lines.push(head[..head.len() - 2].to_string());
+            lines.push(format!("Mar  2 00:00:00 srv-web-01 sshd[26019{i}]: x"));
+            lines.push(format!("Mar  2 00:00:00 srv-web-01 sshd: {i}"));
+            lines.push(format!("Mar  2 00:00:00 srv-web-0{i} sshd[1]: y"));
+            lines.push(format!("Mar  2 00:00:00 sshd[1]: {i}"));
+            lines.push(format!("Mar  2 00:00:0{} srv sshd[1]", i % 10));
+        }
+        for line in &lines {
+            assert_eq!(values(line, false), values(line, true), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn an_engine_whose_searches_seldom_replay_rests() {
+        let lib = PatternLibrary::new();
+        let g = lib.compile("^%{IPORHOST:client} %{WORD:verb}").unwrap();
+        let direct = g.direct.as_deref().unwrap();
+        for i in 0..super::REPLAY_WINDOW {
+            let line = format!("10.0.{}.{} GET", i / 200, i % 200);
+            assert!(g.captures(&line).is_some());
+        }
+        let resting = super::LAST.with(|l| l.borrow()[direct.id].resting);
+        assert_eq!(resting, super::REPLAY_REST);
     }
 
     #[test]
