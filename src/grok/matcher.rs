@@ -124,8 +124,17 @@ struct Direct {
     engine: Backtracker,
     /// Capture slots: two per group, group 0 (the match) included.
     slots: usize,
-    /// This engine's entry in each thread's [`ODDS`].
+    /// This engine's entry in each thread's [`ODDS`] and [`LAST`]; handed to a later engine once this one is
+    /// dropped, so that reloads do not grow every thread's tables.
     id: usize,
+    /// Unique to this engine, never reused: what tells a thread's [`LastSearch`] left by an earlier holder of `id`.
+    serial: u64,
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        FREE_DIRECT_IDS.lock().unwrap_or_else(|p| p.into_inner()).push(self.id);
+    }
 }
 
 /// What a direct capture found.
@@ -151,9 +160,14 @@ const ODDS_WINDOW: u16 = 1024;
 const ODDS_WARMUP: u16 = 32;
 
 static NEXT_DIRECT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Ids of dropped engines, for the next ones.
+static FREE_DIRECT_IDS: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+static NEXT_DIRECT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 thread_local! {
-    /// Per engine id. Per thread so that counting costs no shared writes between parsing workers.
+    /// Per engine id. Per thread so that counting costs no shared writes between parsing workers. An id's odds
+    /// pass to the next engine that gets the id: they only choose the order of two steps whose result is the same,
+    /// and a window re-learns them.
     static ODDS: std::cell::RefCell<Vec<Odds>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Per engine id, this thread's last backtracker search (see [`LastSearch`]).
     static LAST: std::cell::RefCell<Vec<LastSearch>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -168,6 +182,8 @@ thread_local! {
 /// [`REPLAY_WINDOW`] searches rests for [`REPLAY_REST`] searches.
 #[derive(Default)]
 struct LastSearch {
+    /// The [`Direct::serial`] of the engine this is about.
+    owner: u64,
     tries: u16,
     replays: u16,
     /// Searches still to make without the memo.
@@ -187,6 +203,11 @@ const REPLAY_MIN_SHARE: u16 = 8;
 const REPLAY_REST: u16 = 4096;
 
 impl LastSearch {
+    /// Starts over for engine `owner`, keeping the buffers.
+    fn forget(&mut self, owner: u64) {
+        (self.owner, self.tries, self.replays, self.resting, self.valid) = (owner, 0, 0, 0, false);
+    }
+
     /// Counts a search, and decides whether to rest at the end of a window.
     fn record(&mut self, replayed: bool) {
         self.tries += 1;
@@ -234,8 +255,10 @@ impl Direct {
         if nfa.group_info().group_len(PatternID::ZERO) != groups + 1 {
             return None;
         }
-        let id = NEXT_DIRECT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(Direct { engine: Backtracker::new(nfa), slots: 2 * (groups + 1), id })
+        let id = FREE_DIRECT_IDS.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let id = id.unwrap_or_else(|| NEXT_DIRECT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let serial = NEXT_DIRECT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Direct { engine: Backtracker::new(nfa), slots: 2 * (groups + 1), id, serial })
     }
 
     /// The capture of `input` at byte 0 (which must fit, see [`Direct::takes`]). `known`: a match exists
@@ -282,6 +305,10 @@ impl Direct {
                 all.resize_with(self.id + 1, LastSearch::default);
             }
             let last = &mut all[self.id];
+            if last.owner != self.serial {
+                // Left by a dropped engine that had this id: its search says nothing about this one's.
+                last.forget(self.serial);
+            }
             if last.resting > 0 {
                 last.resting -= 1;
                 let mut slots = vec![None; self.slots];
@@ -668,7 +695,7 @@ mod tests {
             // Same head, another message; heads that differ only after a prefix the search may have read;
             // heads cut short (the search sees the end), longer and shorter than the last one.
             lines.push(format!("{head}message {i}"));
-            // Differs at the last byte the search read.
+            // Differs in the head's last byte.
             lines.push(format!("{}-{i}", &head[..head.len() - 1]));
             lines.push(head.to_string());
             lines.push(head[..head.len() - 2].to_string());
@@ -681,6 +708,25 @@ mod tests {
         for line in &lines {
             assert_eq!(values(line, false), values(line, true), "{line:?}");
         }
+    }
+
+    #[test]
+    fn an_engine_that_gets_a_dropped_engines_id_does_not_replay_its_search() {
+        let lib = PatternLibrary::new();
+        // Other tests create engines at the same time and may take the freed id first: try until it is ours.
+        for _ in 0..100 {
+            // `a` reads "x y " and captures "x" and "y"; `b` matches the same input differently.
+            let a = lib.compile("^%{WORD:a} %{WORD:b}").unwrap();
+            assert_eq!(a.captures("x y z").unwrap().get("a").as_deref(), Some("x"));
+            let id = a.direct.as_deref().unwrap().id;
+            drop(a);
+            let b = lib.compile("^%{GREEDYDATA:a} %{WORD:b}").unwrap();
+            if b.direct.as_deref().unwrap().id == id {
+                assert_eq!(b.captures("x y z").unwrap().get("a").as_deref(), Some("x y"));
+                return;
+            }
+        }
+        panic!("no engine ever got the id of a dropped one");
     }
 
     #[test]
