@@ -297,10 +297,7 @@ impl Direct {
         }
         LAST.with(|cell| {
             // A search never calls back into another, so the cell is free; if it were not, search without it.
-            let Ok(mut all) = cell.try_borrow_mut() else {
-                let mut slots = vec![None; self.slots];
-                return self.engine.captures(input, &mut slots)?.then_some(slots);
-            };
+            let Ok(mut all) = cell.try_borrow_mut() else { return self.search_plain(input) };
             if all.len() <= self.id {
                 all.resize_with(self.id + 1, LastSearch::default);
             }
@@ -311,8 +308,7 @@ impl Direct {
             }
             if last.resting > 0 {
                 last.resting -= 1;
-                let mut slots = vec![None; self.slots];
-                return self.engine.captures(input, &mut slots)?.then_some(slots);
+                return self.search_plain(input);
             }
             if last.replays(input) {
                 last.record(true);
@@ -329,6 +325,12 @@ impl Direct {
             last.slots.extend(slots.iter().flatten());
             slots
         })
+    }
+
+    /// The backtracker's search, without the memo.
+    fn search_plain(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
+        let mut slots = vec![None; self.slots];
+        self.engine.captures(input, &mut slots)?.then_some(slots)
     }
 
     /// The backtracker's search, and the last position it read (see [`Backtracker::captures_reach`]).
