@@ -137,9 +137,12 @@ impl Drop for Direct {
     }
 }
 
+/// A backtracker's capture slots: two per group, group 0 (the match) included.
+type Slots = Vec<Option<NonMaxUsize>>;
+
 /// What a direct capture found.
 enum Attempt {
-    Found(Vec<Option<NonMaxUsize>>),
+    Found(Slots),
     /// The expression matches nowhere.
     NoMatch,
     /// No match starting at byte 0; one may start further on.
@@ -193,7 +196,7 @@ struct LastSearch {
     /// The search saw the end of the input: only an input of the same length (and bytes) qualifies.
     saw_end: bool,
     found: bool,
-    slots: Vec<Option<NonMaxUsize>>,
+    slots: Slots,
     /// Whether `read` and the rest hold a search at all.
     valid: bool,
 }
@@ -291,7 +294,7 @@ impl Direct {
     }
 
     /// The capture slots of the match starting at 0; `None` when there is none (or the input is too long).
-    fn search(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
+    fn search(&self, input: &[u8]) -> Option<Slots> {
         if !self.takes(input) {
             return None;
         }
@@ -328,14 +331,13 @@ impl Direct {
     }
 
     /// The backtracker's search, without the memo.
-    fn search_plain(&self, input: &[u8]) -> Option<Vec<Option<NonMaxUsize>>> {
+    fn search_plain(&self, input: &[u8]) -> Option<Slots> {
         let mut slots = vec![None; self.slots];
         self.engine.captures(input, &mut slots)?.then_some(slots)
     }
 
     /// The backtracker's search, and the last position it read (see [`Backtracker::captures_reach`]).
-    #[allow(clippy::type_complexity)]
-    fn search_fresh(&self, input: &[u8]) -> Option<(Option<Vec<Option<NonMaxUsize>>>, usize)> {
+    fn search_fresh(&self, input: &[u8]) -> Option<(Option<Slots>, usize)> {
         let mut slots = vec![None; self.slots];
         let (found, reach) = self.engine.captures_reach(input, &mut slots)?;
         Some((found.then_some(slots), reach))
@@ -470,8 +472,8 @@ impl CompiledGrok {
 enum Locs {
     Whole(CaptureLocations),
     Head(HeadLocs, usize, usize),
-    Slots(Vec<Option<NonMaxUsize>>),
-    HeadSlots(Vec<Option<NonMaxUsize>>, usize, usize),
+    Slots(Slots),
+    HeadSlots(Slots, usize, usize),
 }
 
 /// The result of a successful [`CompiledGrok::captures`]: every semantic with its value.
