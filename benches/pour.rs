@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use correlator::config::yaml::{ConfigErrors, Located, from_documents};
-use correlator::event::{Event, ExpectMode, FieldKey, FieldMap, Line, format_rfc3339};
+use correlator::event::{Event, ExpectMode, FieldKey, Line, format_rfc3339};
 use correlator::expr::Services;
 use correlator::scenario::compile::{Scenario, ScenarioCompiler};
 use correlator::scenario::manager::Buckets;
@@ -48,8 +48,9 @@ fn buckets(yaml: &str) -> Buckets {
     Buckets::new(Arc::new(v), services)
 }
 
-/// A parsed sshd failure as the parsers leave it: Meta and Parsed filled, log time set.
-/// Field names are static `FieldKey`s, as compiled parsers insert them (an event does not own its key strings).
+/// A parsed sshd failure as the parsers leave it: built the way the pipeline builds it (`Event::from_line`, which
+/// reserves map room for parsing), with its raw line, Meta and Parsed filled, stage and log time set. Field names
+/// are static `FieldKey`s, as compiled parsers insert them (an event does not own its key strings).
 fn event(millis: i64, ip: &str, log_type: &str) -> Event {
     const KEYS: [FieldKey; 10] = [
         FieldKey::from_static("log_type"),
@@ -64,22 +65,27 @@ fn event(millis: i64, ip: &str, log_type: &str) -> Event {
         FieldKey::from_static("pid"),
     ];
     let t = chrono::DateTime::from_timestamp_millis(T0 * 1000 + millis).unwrap().fixed_offset();
-    let (mut meta, mut parsed) = (FieldMap::new(), FieldMap::new());
+    let raw =
+        format!("Jan  1 00:00:00 web-1 sshd[4242]: Failed password for invalid user root from {ip} port 4242 ssh2");
+    // What acquisition shares between the lines of one source (path, module, labels), shared here too.
+    static SOURCE: std::sync::LazyLock<Line> = std::sync::LazyLock::new(|| Line {
+        src: Arc::from("/var/log/auth.log"),
+        module: Arc::from("file"),
+        ..Line::default()
+    });
+    let line = Line { raw, ..SOURCE.clone() };
+    let mut evt = Event::from_line(line, ExpectMode::TimeMachine);
     for (i, v) in [log_type, "ssh", ip, "root", "web-1", "file"].into_iter().enumerate() {
-        meta.insert_key(&KEYS[i], v);
+        evt.meta.insert_key(&KEYS[i], v);
     }
     for (i, v) in [ip, "root", "sshd", "4242"].into_iter().enumerate() {
-        parsed.insert_key(&KEYS[6 + i], v);
+        evt.parsed.insert_key(&KEYS[6 + i], v);
     }
-    Event {
-        line: Line { src: Arc::from("/var/log/auth.log"), module: Arc::from("file"), ..Line::default() },
-        meta,
-        parsed,
-        marshaled_time: format_rfc3339(&t),
-        time: Some(t),
-        expect_mode: ExpectMode::TimeMachine,
-        ..Event::default()
-    }
+    evt.stage.push_str("s02-enrich");
+    evt.str_time = "Jan  1 00:00:00".to_string();
+    evt.marshaled_time = format_rfc3339(&t);
+    evt.time = Some(t);
+    evt
 }
 
 fn ip(i: u32) -> String {
@@ -136,7 +142,14 @@ fn memory_per_instance() {
     drop(b);
     // The same events alone, to tell the bucket's own cost from the event each instance holds.
     let base = allocated();
-    let events: Vec<Arc<Event>> = (0..N).map(|i| Arc::new(event(i as i64, &ip(i), "ssh_failed-auth"))).collect();
+    // Shrunk as the buckets shrink an event they keep.
+    let events: Vec<Arc<Event>> = (0..N)
+        .map(|i| {
+            let mut e = event(i as i64, &ip(i), "ssh_failed-auth");
+            e.shrink_to_fit();
+            Arc::new(e)
+        })
+        .collect();
     let event_bytes = allocated() - base - events.capacity() * std::mem::size_of::<Arc<Event>>();
     drop(events);
     let per = |bytes: usize| bytes as f64 / N as f64;

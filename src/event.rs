@@ -10,6 +10,7 @@
 //! `parser`, alert construction in `scenario`.
 
 use std::collections::BTreeMap;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
@@ -50,36 +51,77 @@ pub fn format_rfc3339(t: &Timestamp) -> String {
 /// A field name as maps store it: a `&'static str` for every name known when the configuration is compiled
 /// ([`field_key`]) and for the enrichers' names, an owned copy for a name computed at run time. Cloning a static
 /// one copies two words (no allocation, no shared counter), and reading its text is the same load for both kinds.
-#[derive(Clone)]
-pub struct FieldKey(KeyText);
-
-#[derive(Clone)]
-enum KeyText {
-    Static(&'static str),
-    Owned(Box<str>),
+///
+/// Two words, not an enum of `&'static str` and `Box<str>` (three: the tag takes a word of its own): a pointer, a
+/// 32-bit length and the ownership flag. That makes a map entry (key and value) 40 bytes instead of 48; an sshd
+/// event holds about 20 of them, and a bucket keeps events for their sources' whole lifetimes. The length is a
+/// plain field (not a bit-packed one) because map lookups compare key lengths entry by entry.
+pub struct FieldKey {
+    ptr: NonNull<u8>,
+    len: u32,
+    /// `ptr` is a `Box<str>` this key owns (else static text).
+    owned: bool,
 }
 
+// SAFETY: a key is either a shared reference to immutable static text or the sole owner of a boxed copy, both of
+// which are Send and Sync; nothing mutates the text.
+unsafe impl Send for FieldKey {}
+unsafe impl Sync for FieldKey {}
+
 impl FieldKey {
+    /// Field names are short; a longer one is cut at a character boundary below 4 GiB (no line is that long).
+    fn capped(name: &str) -> &str {
+        let mut end = name.len().min(u32::MAX as usize);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        &name[..end]
+    }
+
     pub const fn from_static(name: &'static str) -> FieldKey {
-        FieldKey(KeyText::Static(name))
+        assert!(name.len() <= u32::MAX as usize, "a static field name is short");
+        // SAFETY: a reference is never null.
+        let ptr = unsafe { NonNull::new_unchecked(name.as_ptr() as *mut u8) };
+        FieldKey { ptr, len: name.len() as u32, owned: false }
     }
 
     /// A key for a name met at run time (a copy is kept).
     pub fn new(name: &str) -> FieldKey {
-        FieldKey(KeyText::Owned(name.into()))
+        let boxed: Box<str> = FieldKey::capped(name).into();
+        let len = boxed.len() as u32;
+        // SAFETY: `Box::into_raw` never returns null; `Drop` turns the pointer back into the box.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed) as *mut u8) };
+        FieldKey { ptr, len, owned: true }
     }
 
     #[inline]
     pub fn as_str(&self) -> &str {
-        match &self.0 {
-            KeyText::Static(s) => s,
-            KeyText::Owned(s) => s,
-        }
+        // SAFETY: `ptr` and `len` describe the UTF-8 text of a `&'static str` or of the box this key owns, alive as
+        // long as the key.
+        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize)) }
     }
 
     /// Whether cloning this key copies it without allocating.
     pub fn is_static(&self) -> bool {
-        matches!(self.0, KeyText::Static(_))
+        !self.owned
+    }
+}
+
+impl Clone for FieldKey {
+    #[inline]
+    fn clone(&self) -> Self {
+        if self.owned { FieldKey::new(self.as_str()) } else { FieldKey { ptr: self.ptr, len: self.len, owned: false } }
+    }
+}
+
+impl Drop for FieldKey {
+    fn drop(&mut self) {
+        if self.owned {
+            let text = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize) as *mut str;
+            // SAFETY: an owned key's pointer came from `Box::into_raw` of a `Box<str>` of this length, and is
+            // freed only here.
+            drop(unsafe { Box::from_raw(text) });
+        }
     }
 }
 
@@ -173,6 +215,12 @@ impl FieldMap {
 
     pub fn with_capacity(n: usize) -> Self {
         FieldMap { entries: Vec::with_capacity(n), generation: 0 }
+    }
+
+    /// Gives back the room reserved beyond the entries (see [`Event::shrink_to_fit`]). Not a change: the
+    /// generation stays.
+    pub fn shrink_to_fit(&mut self) {
+        self.entries.shrink_to_fit();
     }
 
     /// Changes whenever the map changes (wrapping).
@@ -567,6 +615,20 @@ impl Event {
         evt
     }
 
+    /// Gives back the room reserved while the event was being parsed: the maps' spare entries (`from_line`
+    /// reserves 30, about 1.4 KB, an sshd failure fills 10) and strings' spare capacity. For an event a bucket is
+    /// about to keep: one live instance per attacking address holds it for the bucket's lifetime, so this is
+    /// most of the memory a flood of distinct sources takes. The content is unchanged.
+    pub fn shrink_to_fit(&mut self) {
+        self.parsed.shrink_to_fit();
+        self.meta.shrink_to_fit();
+        self.enriched.shrink_to_fit();
+        self.line.raw.shrink_to_fit();
+        self.stage.shrink_to_fit();
+        self.str_time.shrink_to_fit();
+        self.marshaled_time.shrink_to_fit();
+    }
+
     /// `evt.GetMeta(key)`: for an overflow, the first non-empty value among the alert's events (CrowdSec searches
     /// `Overflow.Alert.Events`); for a log event, `Meta[key]` or `""`.
     pub fn get_meta(&self, key: &str) -> &str {
@@ -916,6 +978,28 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.get(name), Some("w"));
         assert_eq!(m.keys().collect::<Vec<_>>(), vec![name, "source_ip"]);
+    }
+
+    #[test]
+    fn owned_field_keys_are_copied_on_clone_and_freed_on_drop() {
+        // Two words, so a map entry with its inline value is 40 bytes.
+        assert_eq!(std::mem::size_of::<FieldKey>(), 16);
+        assert_eq!(std::mem::size_of::<(FieldKey, CompactString)>(), 40);
+        let name = String::from("a_field_named_at_run_time");
+        let owned = FieldKey::new(&name);
+        drop(name);
+        let copy = owned.clone();
+        assert!(!copy.is_static());
+        assert_ne!(copy.as_ptr(), owned.as_ptr());
+        drop(owned);
+        assert_eq!(copy, "a_field_named_at_run_time");
+        let empty = FieldKey::new("");
+        assert_eq!((empty.as_str(), empty.clone().as_str(), empty.is_static()), ("", "", false));
+        assert_eq!(FieldKey::from_static("").as_str(), "");
+        // Sent to and dropped on another thread.
+        let keys = [FieldKey::new("x"), field_key("y")];
+        let back = std::thread::spawn(move || keys.iter().map(|k| k.to_string()).collect::<Vec<_>>()).join();
+        assert_eq!(back.unwrap(), ["x", "y"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, ExpectMode, Timestamp};
@@ -16,8 +17,9 @@ use super::view::{LeakyView, QueueView};
 /// The state of one live bucket.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Instance {
-    /// The groupby value.
-    pub key: String,
+    /// The groupby value. Inline up to 24 bytes (an address, a user name), as in the instance map and the timer
+    /// heap: a live instance costs no key allocation.
+    pub key: CompactString,
     /// The scenario that created the instance: its settings (capacity, distinct, blackhole...) apply to every
     /// pour, also those of other scenarios sharing the instance (same name and filter, as CrowdSec keys buckets).
     pub owner: usize,
@@ -34,17 +36,114 @@ pub struct Instance {
     pub ovflw_ts: Option<Timestamp>,
     /// Events poured over the instance's life (after `distinct`).
     pub total_count: i64,
-    /// Values already seen by `distinct`.
-    pub seen: HashSet<String>,
+    /// Values already seen by `distinct`; only scenarios with `distinct` have a set (8 bytes here instead of an
+    /// empty hash set's 48 in every other instance). Saved as a plain list, empty when there is none.
+    #[serde(with = "seen_set")]
+    pub seen: Option<Box<Seen>>,
     /// Bayesian guillotines already triggered, per condition.
-    pub guillotine: Vec<bool>,
+    pub guillotine: Box<[bool]>,
     /// Unique per instance (CrowdSec's bucket UUID); also tells a stale timer from a live one.
     pub id: u64,
     /// When the instance expires (underflow, or a counter's report), in ns on its own clock.
     pub deadline: i64,
-    /// The deadline currently queued in the manager's timer heap, if any.
+    /// Whether a timer for this instance is in the manager's timer heap (the timer carries the deadline it was
+    /// queued for).
     #[serde(skip)]
-    pub timer: Option<i64>,
+    pub timer_queued: bool,
+}
+
+/// The values `distinct` has seen in one instance: a sorted vector while there are few (one value costs 24 bytes
+/// of heap, a hash set about 120), a hash set past [`Seen::FEW`].
+#[derive(Clone, Debug)]
+pub enum Seen {
+    Few(Vec<CompactString>),
+    Many(Box<HashSet<CompactString>>),
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen::Few(Vec::new())
+    }
+}
+
+impl Seen {
+    /// Past this many values, lookups go to a hash set (a sorted insert moves up to this many entries).
+    const FEW: usize = 32;
+
+    /// Adds `value`; false when it was there already.
+    pub fn insert(&mut self, value: &str) -> bool {
+        match self {
+            Seen::Few(v) => {
+                let Err(at) = v.binary_search_by(|x| x.as_str().cmp(value)) else { return false };
+                if v.len() < Seen::FEW {
+                    if v.is_empty() {
+                        v.reserve_exact(1);
+                    }
+                    v.insert(at, CompactString::from(value));
+                } else {
+                    let mut set: HashSet<CompactString> = v.drain(..).collect();
+                    set.insert(CompactString::from(value));
+                    *self = Seen::Many(Box::new(set));
+                }
+                true
+            }
+            Seen::Many(set) => {
+                if set.contains(value) {
+                    return false;
+                }
+                set.insert(CompactString::from(value))
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Seen::Few(v) => v.len(),
+            Seen::Many(set) => set.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn values(&self) -> Box<dyn Iterator<Item = &CompactString> + '_> {
+        match self {
+            Seen::Few(v) => Box::new(v.iter()),
+            Seen::Many(set) => Box::new(set.iter()),
+        }
+    }
+}
+
+/// `Instance::seen` on disk: the list of values, as before it was optional (state saved by either reads back).
+mod seen_set {
+    use compact_str::CompactString;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Seen;
+
+    pub fn serialize<S: Serializer>(seen: &Option<Box<Seen>>, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(seen.as_ref().map_or(0, |set| set.len())))?;
+        if let Some(set) = seen {
+            for v in set.values() {
+                seq.serialize_element(v.as_str())?;
+            }
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<Seen>>, D::Error> {
+        let values = Vec::<CompactString>::deserialize(d)?;
+        if values.is_empty() {
+            return Ok(None);
+        }
+        let mut set = Seen::default();
+        for v in &values {
+            set.insert(v);
+        }
+        Ok(Some(Box::new(set)))
+    }
 }
 
 /// What a pour did.
@@ -73,7 +172,7 @@ impl Poured {
 }
 
 impl Instance {
-    pub fn new(sc: &Scenario, owner: usize, key: String, mode: ExpectMode, id: u64) -> Instance {
+    pub fn new(sc: &Scenario, owner: usize, key: CompactString, mode: ExpectMode, id: u64) -> Instance {
         let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {
             Some(Limiter::new(sc.leakspeed.max(1), sc.capacity))
         } else {
@@ -90,11 +189,11 @@ impl Instance {
             last_ts: None,
             ovflw_ts: None,
             total_count: 0,
-            seen: HashSet::new(),
-            guillotine: vec![false; sc.bayes.as_ref().map_or(0, |b| b.conditions.len())],
+            seen: None,
+            guillotine: vec![false; sc.bayes.as_ref().map_or(0, |b| b.conditions.len())].into_boxed_slice(),
             id,
             deadline: 0,
-            timer: None,
+            timer_queued: false,
         }
     }
 
@@ -104,6 +203,11 @@ impl Instance {
             while self.queue.len() > limit {
                 self.queue.pop_front();
             }
+        }
+        if self.queue.capacity() == 0 {
+            // Room for one: most instances of a flood of distinct sources never get a second event (a first
+            // push would reserve four).
+            self.queue.reserve_exact(1);
         }
         self.queue.push_back(evt);
     }
@@ -133,7 +237,7 @@ impl Instance {
         if let Some(d) = &sc.distinct {
             match eval_text(d, evt, services) {
                 Ok(element) => {
-                    if !self.seen.insert(element) {
+                    if !self.seen.get_or_insert_default().insert(&element) {
                         return Poured::Duplicate;
                     }
                 }
@@ -295,6 +399,41 @@ mod tests {
         assert!((p - 0.9).abs() < 1e-6);
         let p = bayes_update(0.1, 0.5, 0.5);
         assert!((p - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn seen_values_are_found_before_and_after_the_set_grows_into_a_hash_set() {
+        let mut seen = Seen::default();
+        for i in 0..Seen::FEW {
+            assert!(seen.insert(&format!("user{}", (i * 7) % Seen::FEW)), "{i}");
+        }
+        assert!(matches!(seen, Seen::Few(_)));
+        assert!(!seen.insert("user3"));
+        assert!(seen.insert("one more"));
+        assert!(matches!(seen, Seen::Many(_)));
+        assert_eq!(seen.len(), Seen::FEW + 1);
+        assert!(!seen.insert("user3") && !seen.insert("one more"));
+        assert!(seen.insert("a value longer than twenty-four bytes"));
+        assert!(!seen.insert("a value longer than twenty-four bytes"));
+    }
+
+    #[test]
+    fn seen_values_survive_a_save_and_an_instance_without_them_saves_an_empty_list() {
+        #[derive(Serialize, Deserialize)]
+        struct Saved {
+            #[serde(with = "seen_set")]
+            seen: Option<Box<Seen>>,
+        }
+        let none = serde_json::to_string(&Saved { seen: None }).unwrap();
+        assert_eq!(none, r#"{"seen":[]}"#);
+        assert!(serde_json::from_str::<Saved>(&none).unwrap().seen.is_none());
+        let mut set = Seen::default();
+        set.insert("root");
+        set.insert("admin");
+        let json = serde_json::to_string(&Saved { seen: Some(Box::new(set)) }).unwrap();
+        assert_eq!(json, r#"{"seen":["admin","root"]}"#);
+        let mut back = serde_json::from_str::<Saved>(&json).unwrap().seen.unwrap();
+        assert!(!back.insert("root") && !back.insert("admin") && back.insert("guest"));
     }
 
     #[test]

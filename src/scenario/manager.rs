@@ -29,6 +29,7 @@ use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 use super::alert::overflow_event;
 use super::compile::{AfterGuard, Kind, Scenario};
 use super::instance::{EventTime, Instance, Poured, nanos};
+use super::instances::InstanceMap;
 use super::prefilter::Prefilter;
 use super::view::{LeakyView, QueueView};
 
@@ -39,7 +40,7 @@ struct Timer {
     fire_at: i64,
     deadline: i64,
     family: usize,
-    key: String,
+    key: CompactString,
     id: u64,
 }
 
@@ -133,8 +134,8 @@ pub struct Buckets {
     /// Scenario index → instance family (scenarios sharing name and filter share a family).
     family: Vec<usize>,
     /// Per family: groupby value → instance.
-    instances: Vec<hashbrown::HashMap<String, Box<Instance>, RandomState>>,
-    blackholes: Vec<HashMap<String, i64, RandomState>>,
+    instances: Vec<InstanceMap>,
+    blackholes: Vec<HashMap<CompactString, i64, RandomState>>,
     /// Time-machine timers and log clocks, per source (`Line.Src`).
     tm: HashMap<Arc<str>, LogClock, RandomState>,
     live_timers: BinaryHeap<Reverse<Timer>>,
@@ -182,7 +183,7 @@ impl Buckets {
             guard_of,
             verdicts,
             family,
-            instances: (0..nfam).map(|_| hashbrown::HashMap::default()).collect(),
+            instances: (0..nfam).map(|_| InstanceMap::default()).collect(),
             scenarios,
             services,
             blackholes: (0..n).map(|_| HashMap::default()).collect(),
@@ -297,9 +298,14 @@ impl Buckets {
                     }
                 }
             };
-            let ev = Arc::clone(&evt);
+            if report.poured.is_empty()
+                && let Some(e) = Arc::get_mut(&mut evt)
+            {
+                // The first bucket to take the event is about to keep it; shrink it once, before any holds it.
+                e.shrink_to_fit();
+            }
             report.poured.push(si);
-            self.pour_one(si, key, &ev, &evt_time, now, out);
+            self.pour_one(si, key, &evt, &evt_time, now, out);
         }
         report
     }
@@ -318,7 +324,8 @@ impl Buckets {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        let key = key.as_str();
+        let group = key;
+        let key = group.as_str();
         let scenarios = Arc::clone(&self.scenarios);
         scenarios[si].stats.poured.fetch_add(1, Ordering::Relaxed);
         let fam = self.family[si];
@@ -338,19 +345,16 @@ impl Buckets {
             self.expire(owner, *old, out);
         }
         let map = &mut self.instances[fam];
-        // One lookup by `&str`; the key is copied only for a new bucket (and again only when the bucket goes away
-        // below).
-        let inst = match map.entry_ref(key) {
-            hashbrown::hash_map::EntryRef::Occupied(o) => o.into_mut(),
-            hashbrown::hash_map::EntryRef::Vacant(v) => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let mut inst = Instance::new(&scenarios[si], si, key.to_string(), mode, id);
-                inst.clock = Arc::clone(&evt.line.src);
-                scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
-                v.insert(Box::new(inst))
-            }
-        };
+        // One lookup; the groupby value moves into a new instance (inline, no allocation, up to 24 bytes).
+        let next_id = &mut self.next_id;
+        let inst = map.get_or_insert_with(group, |group| {
+            let id = *next_id;
+            *next_id += 1;
+            let mut inst = Instance::new(&scenarios[si], si, group, mode, id);
+            inst.clock = Arc::clone(&evt.line.src);
+            scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
+            inst
+        });
         let owner = inst.owner;
         let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, evt_time, now, &self.services);
@@ -386,8 +390,8 @@ impl Buckets {
                         Some(p) => (start.div_euclid(p) + 1).saturating_mul(p),
                         None => start.saturating_add(sc.expiry.max(1)),
                     };
-                    if inst.timer.is_none() {
-                        inst.timer = Some(inst.deadline);
+                    if !inst.timer_queued {
+                        inst.timer_queued = true;
                         let t = timer_for(sc, fam, inst);
                         match inst.mode {
                             ExpectMode::TimeMachine => {
@@ -545,7 +549,7 @@ impl Buckets {
             }
             if inst.deadline > t.deadline {
                 // Pours moved the deadline: queue it again.
-                inst.timer = Some(inst.deadline);
+                inst.timer_queued = true;
                 let again = timer_for(&self.scenarios[inst.owner], t.family, inst);
                 self.heap(clock).push(Reverse(again));
                 continue;
@@ -596,14 +600,14 @@ impl Buckets {
             };
             let ofam = self.family[oi];
             let nfam = new.family[ni];
-            let keys: Vec<String> =
-                old_instances[ofam].iter().filter(|(_, i)| i.owner == oi).map(|(k, _)| k.clone()).collect();
+            let keys: Vec<CompactString> =
+                old_instances[ofam].values().filter(|i| i.owner == oi).map(|i| i.key.clone()).collect();
             for k in keys {
                 let Some(mut inst) = old_instances[ofam].remove(&k) else { continue };
                 inst.owner = ni;
                 inst.id = new.next_id;
                 new.next_id += 1;
-                inst.timer = Some(inst.deadline);
+                inst.timer_queued = true;
                 let t = timer_for(nsc, nfam, &inst);
                 match inst.mode {
                     ExpectMode::TimeMachine => {
@@ -611,7 +615,7 @@ impl Buckets {
                     }
                     ExpectMode::Live => new.live_timers.push(Reverse(t)),
                 }
-                new.instances[nfam].insert(k, inst);
+                new.instances[nfam].insert(inst);
                 moved += 1;
             }
             new.blackholes[ni] = self.blackholes[oi].clone();
@@ -629,10 +633,10 @@ impl Buckets {
             .enumerate()
             .map(|(si, sc)| {
                 let mut v: Vec<Instance> =
-                    self.instances[self.family[si]].values().filter(|i| i.owner == si).map(|i| (**i).clone()).collect();
+                    self.instances[self.family[si]].values().filter(|i| i.owner == si).cloned().collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
                 let mut blackholes: Vec<(String, i64)> =
-                    self.blackholes[si].iter().map(|(k, until)| (k.clone(), *until)).collect();
+                    self.blackholes[si].iter().map(|(k, until)| (k.to_string(), *until)).collect();
                 blackholes.sort();
                 ScenarioState { name: sc.name.to_string(), instances: v, blackholes }
             })
@@ -647,14 +651,14 @@ impl Buckets {
             let Some(si) = self.scenarios.iter().position(|s| *s.name == *name) else { continue };
             // A scenario that lost its blackhole since has nothing to apply them to.
             if self.scenarios[si].blackhole.is_some() {
-                self.blackholes[si].extend(blackholes);
+                self.blackholes[si].extend(blackholes.into_iter().map(|(k, until)| (CompactString::from(k), until)));
             }
             let fam = self.family[si];
             for mut inst in instances {
                 inst.id = self.next_id;
                 self.next_id += 1;
                 inst.owner = si;
-                inst.timer = Some(inst.deadline);
+                inst.timer_queued = true;
                 let t = timer_for(&self.scenarios[si], fam, &inst);
                 match inst.mode {
                     ExpectMode::TimeMachine => {
@@ -662,7 +666,7 @@ impl Buckets {
                     }
                     ExpectMode::Live => self.live_timers.push(Reverse(t)),
                 }
-                self.instances[fam].insert(inst.key.clone(), Box::new(inst));
+                self.instances[fam].insert(Box::new(inst));
                 n += 1;
             }
         }

@@ -13,7 +13,7 @@ use super::spec::ScenarioSpec;
 
 const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-fn scenarios(yaml: &str) -> (Arc<Vec<Scenario>>, Arc<Services>) {
+pub(super) fn scenarios(yaml: &str) -> (Arc<Vec<Scenario>>, Arc<Services>) {
     let services = Arc::new(Services::new());
     let mut errors = ConfigErrors::default();
     let mut warnings = Vec::new();
