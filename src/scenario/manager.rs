@@ -318,13 +318,12 @@ impl Buckets {
     fn pour_one(
         &mut self,
         si: usize,
-        key: CompactString,
+        group: CompactString,
         evt: &Arc<Event>,
         evt_time: &EventTime,
         now: Timestamp,
         out: &mut Vec<Event>,
     ) {
-        let group = key;
         let key = group.as_str();
         let scenarios = Arc::clone(&self.scenarios);
         scenarios[si].stats.poured.fetch_add(1, Ordering::Relaxed);
