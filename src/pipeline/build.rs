@@ -247,27 +247,17 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
             // Loaded once; the postoverflow host starts as a copy, before parsers add their pattern_syntax entries.
             let mut parser_patterns = patterns(&mut errors);
             let mut po_patterns = parser_patterns.clone();
-            let parsers = {
+            let mut compile = |items: &[ItemFile], patterns: &mut PatternLibrary| {
                 let mut c = NodeCompiler {
                     env: &env,
-                    patterns: &mut parser_patterns,
+                    patterns,
                     data_dir: &opts.data_dir,
                     errors: &mut errors,
                     warnings: &mut warnings,
                 };
-                Stages::compile(&parser_items, &mut c)
+                Stages::compile(items, &mut c)
             };
-            let postoverflows = {
-                let mut c = NodeCompiler {
-                    env: &env,
-                    patterns: &mut po_patterns,
-                    data_dir: &opts.data_dir,
-                    errors: &mut errors,
-                    warnings: &mut warnings,
-                };
-                Stages::compile(&postoverflow_items, &mut c)
-            };
-            (parsers, postoverflows)
+            (compile(&parser_items, &mut parser_patterns), compile(&postoverflow_items, &mut po_patterns))
         };
         let compiled = match sc {
             Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
