@@ -193,7 +193,7 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
     }
     // Everything is written and the listeners are closed; what is left of the engine is memory (its Drop impls
     // only give back in-process ids). Freeing the buckets one by one is what makes the process linger after the
-    // summary: ≈ 3 s for the 4M live instances of a flood of distinct sources (docs/performance.md, item 47).
+    // summary: ≈ 4 s for the 4M live instances of a flood of distinct sources (docs/performance.md, item 47).
     // The process exits next, and the OS takes it all back at once.
     std::mem::forget(engine);
     Ok(())

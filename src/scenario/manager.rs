@@ -69,6 +69,24 @@ struct LogClock {
     timers: BinaryHeap<Reverse<Timer>>,
 }
 
+/// Marks `inst`'s timer queued and puts it on the heap of its clock: the wall clock's, or its source's log clock.
+/// Takes the two heaps rather than the manager, so a caller can hold an instance of the manager's tables.
+#[inline]
+fn queue_timer(
+    live: &mut BinaryHeap<Reverse<Timer>>,
+    tm: &mut HashMap<Arc<str>, LogClock, RandomState>,
+    sc: &Scenario,
+    fam: usize,
+    inst: &mut Instance,
+) {
+    inst.timer_queued = true;
+    let t = Reverse(timer_for(sc, fam, inst));
+    match inst.mode {
+        ExpectMode::TimeMachine => tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(t),
+        ExpectMode::Live => live.push(t),
+    }
+}
+
 /// Which timers to advance: the wall clock's, or one source's log clock.
 #[derive(Clone, Copy)]
 enum ClockRef<'a> {
@@ -390,14 +408,7 @@ impl Buckets {
                         None => start.saturating_add(sc.expiry.max(1)),
                     };
                     if !inst.timer_queued {
-                        inst.timer_queued = true;
-                        let t = timer_for(sc, fam, inst);
-                        match inst.mode {
-                            ExpectMode::TimeMachine => {
-                                self.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
-                            }
-                            ExpectMode::Live => self.live_timers.push(Reverse(t)),
-                        }
+                        queue_timer(&mut self.live_timers, &mut self.tm, sc, fam, inst);
                     }
                 }
             }
@@ -606,14 +617,7 @@ impl Buckets {
                 inst.owner = ni;
                 inst.id = new.next_id;
                 new.next_id += 1;
-                inst.timer_queued = true;
-                let t = timer_for(nsc, nfam, &inst);
-                match inst.mode {
-                    ExpectMode::TimeMachine => {
-                        new.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
-                    }
-                    ExpectMode::Live => new.live_timers.push(Reverse(t)),
-                }
+                queue_timer(&mut new.live_timers, &mut new.tm, nsc, nfam, &mut inst);
                 new.instances[nfam].insert(inst);
                 moved += 1;
             }
@@ -657,14 +661,7 @@ impl Buckets {
                 inst.id = self.next_id;
                 self.next_id += 1;
                 inst.owner = si;
-                inst.timer_queued = true;
-                let t = timer_for(&self.scenarios[si], fam, &inst);
-                match inst.mode {
-                    ExpectMode::TimeMachine => {
-                        self.tm.entry(Arc::clone(&inst.clock)).or_default().timers.push(Reverse(t))
-                    }
-                    ExpectMode::Live => self.live_timers.push(Reverse(t)),
-                }
+                queue_timer(&mut self.live_timers, &mut self.tm, &self.scenarios[si], fam, &mut inst);
                 self.instances[fam].insert(Box::new(inst));
                 n += 1;
             }
