@@ -14,7 +14,7 @@ use correlator::config::yaml::{ConfigErrors, Located, from_documents};
 use correlator::event::{Event, ExpectMode, FieldKey, Line, format_rfc3339};
 use correlator::expr::Services;
 use correlator::scenario::compile::{Scenario, ScenarioCompiler};
-use correlator::scenario::manager::Buckets;
+use correlator::scenario::manager::{Buckets, COMPACT_FROM};
 use correlator::scenario::spec::ScenarioSpec;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -81,9 +81,9 @@ fn event(millis: i64, ip: &str, log_type: &str) -> Event {
     for (i, v) in [ip, "root", "sshd", "4242"].into_iter().enumerate() {
         evt.parsed.insert_key(&KEYS[6 + i], v);
     }
-    evt.stage.push_str("s02-enrich");
-    evt.str_time = "Jan  1 00:00:00".to_string();
-    evt.marshaled_time = format_rfc3339(&t);
+    evt.stage = FieldKey::from_static("s02-enrich");
+    evt.str_time = "Jan  1 00:00:00".into();
+    evt.marshaled_time = format_rfc3339(&t).into();
     evt.time = Some(t);
     evt
 }
@@ -142,11 +142,13 @@ fn memory_per_instance() {
     drop(b);
     // The same events alone, to tell the bucket's own cost from the event each instance holds.
     let base = allocated();
-    // Shrunk as the buckets shrink an event they keep.
+    // Compacted as the buckets compact an event they keep: once that many instances are live.
     let events: Vec<Arc<Event>> = (0..N)
         .map(|i| {
             let mut e = event(i as i64, &ip(i), "ssh_failed-auth");
-            e.shrink_to_fit();
+            if i as usize >= COMPACT_FROM {
+                e.compact();
+            }
             Arc::new(e)
         })
         .collect();

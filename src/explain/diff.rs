@@ -38,13 +38,14 @@ pub fn diff(before: &Event, after: &Event) -> Vec<Change> {
     b.sort();
     sorted_diff(a, b, &mut out);
     for (field, x, y) in [
-        ("StrTime", &before.str_time, &after.str_time),
-        ("StrTimeFormat", &before.str_time_format, &after.str_time_format),
-        ("MarshaledTime", &before.marshaled_time, &after.marshaled_time),
-        ("WhitelistReason", &before.whitelist_reason, &after.whitelist_reason),
+        ("StrTime", before.str_time.as_str(), after.str_time.as_str()),
+        ("StrTimeFormat", before.str_time_format.as_str(), after.str_time_format.as_str()),
+        ("MarshaledTime", before.marshaled_time.as_str(), after.marshaled_time.as_str()),
+        ("WhitelistReason", before.whitelist_reason.as_str(), after.whitelist_reason.as_str()),
     ] {
         if x != y {
-            out.push(change(field.to_string(), (!x.is_empty()).then(|| x.clone()), (!y.is_empty()).then(|| y.clone())));
+            let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            out.push(change(field.to_string(), text(x), text(y)));
         }
     }
     if before.whitelisted != after.whitelisted {

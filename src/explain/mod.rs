@@ -156,7 +156,7 @@ fn dropped_stage(stages: &Stages, evt: &Event) -> String {
     if stages.is_empty() {
         return "(no parser loaded)".to_string();
     }
-    if evt.stage.is_empty() { stages.names()[0].to_string() } else { evt.stage.clone() }
+    if evt.stage.is_empty() { stages.names()[0].to_string() } else { evt.stage.to_string() }
 }
 
 fn overflow_trace(evt: &Event) -> Option<OverflowTrace> {

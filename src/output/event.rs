@@ -108,7 +108,7 @@ impl EventView {
         let summary = if a.summary.is_empty() { a.message.clone() } else { a.summary.clone() };
         let message = (!a.message.is_empty() && a.message != summary).then(|| a.message.clone());
         Some(EventView {
-            timestamp: if a.stop_at.is_empty() { evt.marshaled_time.clone() } else { a.stop_at.clone() },
+            timestamp: if a.stop_at.is_empty() { evt.marshaled_time.to_string() } else { a.stop_at.clone() },
             severity: a.severity,
             system: a.scenario.clone(),
             summary,

@@ -142,16 +142,15 @@ enum GrokHint {
 }
 
 /// The stages of the pipeline the node belongs to, for `next_stage` promotion.
-pub struct StageNames<'a>(pub &'a [Arc<str>]);
+pub struct StageNames<'a>(pub &'a [FieldKey]);
 
 impl StageNames<'_> {
     /// Moves `evt.Stage` to the stage after the current one, unless it is the last.
     pub fn promote(&self, evt: &mut Event) {
-        if let Some(i) = self.0.iter().position(|s| **s == *evt.stage)
+        if let Some(i) = self.0.iter().position(|s| *s == evt.stage)
             && let Some(next) = self.0.get(i + 1)
         {
-            evt.stage.clear();
-            evt.stage.push_str(next);
+            evt.stage = next.clone();
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::yaml::ConfigErrors;
-use crate::event::Event;
+use crate::event::{Event, FieldKey, field_key};
 use crate::hub::ItemFile;
 use crate::parser::spec::read_node_file_each;
 
@@ -32,9 +32,8 @@ pub trait Tracer {
 #[derive(Debug, Default)]
 pub struct Stages {
     pub stages: Vec<Stage>,
-    names: Vec<Arc<str>>,
-    /// Length of the longest stage name: what `evt.Stage` reserves once, so promotions reuse its buffer.
-    longest_name: usize,
+    /// The stage names, interned: what `evt.Stage` is set to (a two-word copy, no allocation).
+    names: Vec<FieldKey>,
 }
 
 impl Stages {
@@ -65,9 +64,8 @@ impl Stages {
             }
         }
         stages.sort_by(|a, b| a.name.cmp(&b.name));
-        let names: Vec<Arc<str>> = stages.iter().map(|s| Arc::clone(&s.name)).collect();
-        let longest_name = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        Stages { stages, names, longest_name }
+        let names: Vec<FieldKey> = stages.iter().map(|s| field_key(&s.name)).collect();
+        Stages { stages, names }
     }
 
     /// Compiles one file as its own stage list (tests, `explain --parser FILE`).
@@ -79,7 +77,7 @@ impl Stages {
         if compiler.errors.0.len() > before { Err(ConfigErrors(compiler.errors.0[before..].to_vec())) } else { Ok(s) }
     }
 
-    pub fn names(&self) -> &[Arc<str>] {
+    pub fn names(&self) -> &[FieldKey] {
         &self.names
     }
 
@@ -109,8 +107,7 @@ impl Stages {
             return false;
         }
         if evt.stage.is_empty() {
-            evt.stage.reserve(self.longest_name);
-            evt.stage.push_str(&self.stages[0].name);
+            evt.stage = self.names[0].clone();
         }
         if evt.time.is_none() {
             // CrowdSec sets "now" here. The time the line was read is that, give or take the queueing, and saves a

@@ -87,9 +87,9 @@ impl Field {
     /// Writes `value` into the event.
     pub fn set(&self, evt: &mut Event, value: String) {
         match self {
-            Field::StrTime => evt.str_time = value,
+            Field::StrTime => evt.str_time = value.into(),
             Field::StrTimeFormat => evt.str_time_format = value,
-            Field::MarshaledTime => evt.marshaled_time = value,
+            Field::MarshaledTime => evt.marshaled_time = value.into(),
             Field::WhitelistReason => evt.whitelist_reason = value,
             Field::LineRaw => evt.line.raw = value,
             Field::LineSrc => evt.line.src = Arc::from(value),

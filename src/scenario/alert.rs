@@ -38,7 +38,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         .filter(|e| e.kind == EventType::Log)
         .map(|e| AlertEvent {
             timestamp: if !e.marshaled_time.is_empty() {
-                e.marshaled_time.clone()
+                e.marshaled_time.to_string()
             } else {
                 e.time.map(|t| format_rfc3339(&t)).unwrap_or_default()
             },
@@ -86,7 +86,7 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
             ExpectMode::TimeMachine => ExpectMode::TimeMachine,
             ExpectMode::Live => ExpectMode::Live,
         },
-        marshaled_time: format_rfc3339(&ovflw),
+        marshaled_time: format_rfc3339(&ovflw).into(),
         time: Some(ovflw),
         overflow: Some(Box::new(ovf)),
         ..Event::default()

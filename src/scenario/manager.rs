@@ -33,12 +33,20 @@ use super::instances::InstanceMap;
 use super::prefilter::Prefilter;
 use super::view::{LeakyView, QueueView};
 
+/// From how many live instances (all scenarios) an event a bucket keeps is compacted first ([`Event::compact`]):
+/// its maps packed, which takes about 40 % of the memory a kept sshd event takes, at about 2,500 instructions
+/// per event (4,100 for an access-log event, whose maps are larger). Below, the buckets hold little memory
+/// whatever the form of their events (10,000 instances of one scenario with their events: about 25 MB), and
+/// events go in as parsed, which costs nothing; a flood of distinct sources passes this within a second and
+/// then costs about 1,300 bytes per instance instead of 2,100 (item 48 of docs/performance.md).
+pub const COMPACT_FROM: usize = 10_000;
+
 /// A queued expiry. Ordered by `fire_at`, the time the heap must act on it: the deadline itself, or for
-/// time-machine buckets one extra lifetime later (see `timer_for`).
+/// time-machine buckets one extra lifetime later (see `fire_at`). 48 bytes: a flood of distinct sources queues one
+/// per live instance, so the deadline it was queued for is not kept; `fire_at` is a function of it (item 48).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
     fire_at: i64,
-    deadline: i64,
     family: usize,
     key: CompactString,
     id: u64,
@@ -48,18 +56,18 @@ struct Timer {
 /// time) are kept one extra lifetime before collection: the lazy check in `pour_one` decides expiry exactly, even
 /// when lines of several files arrive slightly out of order; the heap only reclaims memory.
 fn timer_for(sc: &Scenario, fam: usize, inst: &Instance) -> Timer {
+    Timer { fire_at: fire_at(sc, inst), family: fam, key: inst.key.clone(), id: inst.id }
+}
+
+/// When the heap acts on `inst`'s current deadline. The same function of the deadline for the instance's whole
+/// life (its owner and mode never change), so a timer whose `fire_at` is behind it was queued for an older one.
+fn fire_at(sc: &Scenario, inst: &Instance) -> i64 {
     let grace = if inst.mode == ExpectMode::TimeMachine && sc.kind != Kind::Counter && !sc.report_on_expiry {
         sc.expiry
     } else {
         0
     };
-    Timer {
-        fire_at: inst.deadline.saturating_add(grace),
-        deadline: inst.deadline,
-        family: fam,
-        key: inst.key.clone(),
-        id: inst.id,
-    }
+    inst.deadline.saturating_add(grace)
 }
 
 /// The log clock of one source: the latest event time seen from it, and the timers of the buckets it feeds.
@@ -166,6 +174,9 @@ pub struct Buckets {
     verdicts: Vec<u8>,
     /// Which filters may be true, by their required literals.
     prefilter: Prefilter,
+    /// The scenarios (and groupby values) that took the event being poured, not poured into yet (reused between
+    /// events; see `pour`).
+    takers: Vec<(usize, CompactString)>,
 }
 
 impl Buckets {
@@ -200,6 +211,7 @@ impl Buckets {
             prefilter: Prefilter::new(&scenarios),
             guard_of,
             verdicts,
+            takers: Vec::new(),
             family,
             instances: (0..nfam).map(|_| InstanceMap::default()).collect(),
             scenarios,
@@ -239,7 +251,12 @@ impl Buckets {
 
         // One shared copy for every bucket the event goes into; a filter that writes to the event afterwards
         // (`evt.SetMeta`) gets its own copy on write, so buckets already holding it keep what they saw.
+        // The scenarios that take the event are gathered first and poured into after the last filter: the event
+        // is compacted once before any bucket keeps it, and every filter before that reads it in the parsing
+        // form, which is faster to search (item 48 of docs/performance.md). A filter that writes pours what was
+        // gathered before it, so the order of pours and what each bucket sees are as if each were poured at once.
         let mut evt = Arc::new(evt);
+        let mut takers = std::mem::take(&mut self.takers);
         let scenarios = Arc::clone(&self.scenarios);
         let slots = self.services.memo.len();
         let mut memo = Memo::new(&evt, slots);
@@ -271,6 +288,7 @@ impl Buckets {
                     (r, scope.take_mutations())
                 };
                 if !muts.is_empty() {
+                    self.pour_takers(&mut takers, &mut evt, &evt_time, now, out);
                     let e = Arc::make_mut(&mut evt);
                     for m in muts {
                         m.apply(e);
@@ -316,16 +334,35 @@ impl Buckets {
                     }
                 }
             };
-            if report.poured.is_empty()
-                && let Some(e) = Arc::get_mut(&mut evt)
-            {
-                // The first bucket to take the event is about to keep it; shrink it once, before any holds it.
-                e.shrink_to_fit();
-            }
             report.poured.push(si);
-            self.pour_one(si, key, &evt, &evt_time, now, out);
+            takers.push((si, key));
         }
+        self.pour_takers(&mut takers, &mut evt, &evt_time, now, out);
+        self.takers = takers;
         report
+    }
+
+    /// Pours `evt` into the buckets of `takers` (emptied), in order; compacting it first when many instances are
+    /// live (see [`COMPACT_FROM`]), since the buckets are about to keep it.
+    fn pour_takers(
+        &mut self,
+        takers: &mut Vec<(usize, CompactString)>,
+        evt: &mut Arc<Event>,
+        evt_time: &EventTime,
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) {
+        if takers.is_empty() {
+            return;
+        }
+        if self.total_instances() >= COMPACT_FROM
+            && let Some(e) = Arc::get_mut(evt)
+        {
+            e.compact();
+        }
+        for (si, key) in takers.drain(..) {
+            self.pour_one(si, key, evt, evt_time, now, out);
+        }
     }
 
     /// Feeds an overflow event back into the scenarios (`reprocess: true`).
@@ -557,10 +594,11 @@ impl Buckets {
             if inst.id != t.id {
                 continue;
             }
-            if inst.deadline > t.deadline {
+            let sc = &self.scenarios[inst.owner];
+            if fire_at(sc, inst) > t.fire_at {
                 // Pours moved the deadline: queue it again.
                 inst.timer_queued = true;
-                let again = timer_for(&self.scenarios[inst.owner], t.family, inst);
+                let again = timer_for(sc, t.family, inst);
                 self.heap(clock).push(Reverse(again));
                 continue;
             }

@@ -40,7 +40,7 @@ fn event(secs: i64, meta: &[(&str, &str)]) -> Event {
     Event {
         line: Line { src: Arc::from("test.log"), module: Arc::from("file"), ..Line::default() },
         meta: m,
-        marshaled_time: format_rfc3339(&t),
+        marshaled_time: format_rfc3339(&t).into(),
         time: Some(t),
         expect_mode: ExpectMode::TimeMachine,
         ..Event::default()
@@ -129,6 +129,66 @@ type: trigger\nname: t/b\ndescription: d\nfilter: evt.SetMeta('log_type', 'other
 type: trigger\nname: t/c\ndescription: d\nfilter: Upper(evt.Meta.log_type) == 'OTHER'\n";
     let got: Vec<String> = run(yaml, &[(0, ip("1.1.1.1"))]).into_iter().map(|(s, ..)| s).collect();
     assert_eq!(got, ["t/a", "t/c"]);
+}
+
+#[test]
+fn buckets_that_took_the_event_before_a_filter_wrote_to_it_keep_what_they_saw() {
+    // t/a keeps the first event, t/b rewrites log_type, t/c takes the rewritten event. Pours are gathered and made
+    // after the filters, but a filter that writes must not change what the buckets before it were given.
+    let yaml = "type: leaky\nname: t/a\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: 1\nleakspeed: 1m\n---\n\
+type: trigger\nname: t/b\ndescription: d\nfilter: evt.SetMeta('log_type', 'other') && false\n---\n\
+type: trigger\nname: t/c\ndescription: d\nfilter: evt.Meta.log_type == 'other'\n";
+    let (sc, services) = scenarios(yaml);
+    let mut b = Buckets::new(sc, services);
+    let (mut out, now) = (Vec::new(), chrono::Utc::now().fixed_offset());
+    for t in 0..2 {
+        b.pour(event(t, &ip("1.1.1.1")), now, &mut out);
+    }
+    let got: Vec<(&str, &str, usize)> = out
+        .iter()
+        .map(|e| {
+            let a = &e.overflow.as_ref().unwrap().alert;
+            (a.scenario.as_str(), e.get_meta("log_type"), a.events.len())
+        })
+        .collect();
+    assert_eq!(got, [("t/c", "other", 1), ("t/a", "fail", 2), ("t/c", "other", 1)]);
+}
+
+#[test]
+fn events_kept_past_the_compaction_threshold_read_the_same_in_alerts() {
+    // Enough distinct sources that the last ones' events are compacted before their buckets keep them; one source
+    // below the threshold and one above overflow, and their alerts carry every field of both events.
+    let yaml = "type: leaky\nname: t/bf\ndescription: d\nfilter: evt.Meta.log_type == 'fail'\n\
+groupby: evt.Meta.source_ip\ncapacity: 1\nleakspeed: 1h\n";
+    let (sc, services) = scenarios(yaml);
+    let mut b = Buckets::new(sc, services);
+    let (mut out, now) = (Vec::new(), chrono::Utc::now().fixed_offset());
+    let n = super::manager::COMPACT_FROM as u32 + 10;
+    let addr = |i: u32| format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+    let meta = |a: &str| vec![("source_ip", a.to_string()), ("log_type", "fail".into()), ("user", format!("u-{a}"))];
+    for i in 0..n {
+        let m = meta(&addr(i));
+        b.pour(event(0, &m.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()), now, &mut out);
+    }
+    assert!(out.is_empty());
+    for i in [0, n - 1] {
+        let m = meta(&addr(i));
+        b.pour(event(1, &m.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>()), now, &mut out);
+    }
+    let got: Vec<Vec<Vec<(String, String)>>> = out
+        .iter()
+        .map(|o| {
+            let a = &o.overflow.as_ref().unwrap().alert;
+            a.events.iter().map(|e| e.meta.iter().map(|m| (m.key.clone(), m.value.clone())).collect()).collect()
+        })
+        .collect();
+    let want = |i: u32| {
+        let mut m: Vec<(String, String)> = meta(&addr(i)).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        m.sort();
+        vec![m.clone(), m]
+    };
+    assert_eq!(got, [want(0), want(n - 1)]);
 }
 
 #[test]

@@ -17,6 +17,9 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+mod packed;
+use packed::PackedFields;
+
 /// A point in time with the UTC offset it was written with (Go's `time.Time` keeps the offset too, and
 /// `MarshaledTime` prints it: `2026-02-12T14:10:21+02:00`).
 pub type Timestamp = DateTime<FixedOffset>;
@@ -105,6 +108,14 @@ impl FieldKey {
     pub fn is_static(&self) -> bool {
         !self.owned
     }
+
+    /// The text of a static key, which lives for the whole process.
+    pub fn static_str(&self) -> Option<&'static str> {
+        // SAFETY: a key that does not own its text was made by `from_static` from a `&'static str` of this length.
+        (!self.owned).then(|| unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize))
+        })
+    }
 }
 
 impl Clone for FieldKey {
@@ -134,8 +145,30 @@ impl std::ops::Deref for FieldKey {
 }
 
 impl PartialEq for FieldKey {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        // Interned names are compared by address first.
+        (self.ptr == other.ptr && self.len == other.len) || self.as_str() == other.as_str()
+    }
+}
+
+impl Default for FieldKey {
+    /// The empty name.
+    fn default() -> Self {
+        FieldKey::from_static("")
+    }
+}
+
+impl Serialize for FieldKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(FieldKey::new(&name))
     }
 }
 
@@ -191,18 +224,37 @@ pub fn field_key(name: &str) -> FieldKey {
 /// reference count (an `Arc` count shared by every event is a cache line that parsing threads fight over); values
 /// are `CompactString`, which keeps up to 24 bytes inline: most captured values (IPs, ports, users, timestamps) then
 /// cost no allocation at all. A missing key reads as `""`, Go's zero value for `map[string]string`, through
-/// [`FieldMap::get_or_empty`].
+/// [`FieldMap::get_or_empty`]. A map whose event a bucket keeps is packed into one buffer ([`FieldMap::pack`]).
 #[derive(Clone, Default)]
 pub struct FieldMap {
-    entries: Vec<(FieldKey, CompactString)>,
+    entries: Entries,
     /// Bumped on every change: lets a reader cache something derived from the map and tell cheaply whether it
     /// is still valid (the grok prefilter does).
     generation: u32,
 }
 
+/// The two forms of a map's entries. 24 bytes, as the vector alone (the packed form's pointer takes the
+/// vector's spare capacity values as its tag), so packing costs no room in the event.
+#[derive(Clone)]
+enum Entries {
+    /// While the event is parsed: indexed, written in place.
+    Open(Vec<(FieldKey, CompactString)>),
+    /// Read-only, about half the memory (see the `packed` module); a write reopens it.
+    Packed(PackedFields),
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries::Open(Vec::new())
+    }
+}
+
 impl PartialEq for FieldMap {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+        match (&self.entries, &other.entries) {
+            (Entries::Open(a), Entries::Open(b)) => a == b,
+            _ => self.len() == other.len() && self.iter().eq(other.iter()),
+        }
     }
 }
 
@@ -214,31 +266,42 @@ impl FieldMap {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        FieldMap { entries: Vec::with_capacity(n), generation: 0 }
+        FieldMap { entries: Entries::Open(Vec::with_capacity(n)), generation: 0 }
     }
 
-    /// Gives back the room reserved beyond the entries (see [`Event::shrink_to_fit`]). Not a change: the
-    /// generation stays.
-    pub fn shrink_to_fit(&mut self) {
-        self.entries.shrink_to_fit();
+    /// Packs the entries into one buffer, for an event that is done being parsed and about to be kept (see
+    /// [`Event::compact`]). Not a change: the content and the generation stay. An empty map just gives back its
+    /// reserved room.
+    pub fn pack(&mut self) {
+        if let Entries::Open(v) = &mut self.entries {
+            match PackedFields::new(v.iter().map(|(k, v)| (k, v.as_str()))) {
+                Some(p) => self.entries = Entries::Packed(p),
+                None => *v = Vec::new(),
+            }
+        }
+    }
+
+    /// Whether the map is in its packed form.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.entries, Entries::Packed(_))
+    }
+
+    /// The entries in the form writes need, unpacking them first if they are packed (a kept event is not
+    /// written; this is for a copy of one, such as an overflow's events edited by a postoverflow).
+    #[inline]
+    fn open(&mut self) -> &mut Vec<(FieldKey, CompactString)> {
+        if let Entries::Packed(p) = &self.entries {
+            self.entries = Entries::Open(p.unpack());
+        }
+        match &mut self.entries {
+            Entries::Open(v) => v,
+            Entries::Packed(_) => unreachable!("unpacked just above"),
+        }
     }
 
     /// Changes whenever the map changes (wrapping).
     pub fn generation(&self) -> u32 {
         self.generation
-    }
-
-    fn position(&self, key: &str) -> Result<usize, usize> {
-        // A binary search whose comparisons look at the first 8 bytes as one big-endian number first: most pairs
-        // of keys differ there, so few comparisons call memcmp. The linear pass it replaces (which had to find the
-        // insertion point with an ordering comparison per entry) cost about 200 instructions per insert on an
-        // access-log event (about 30 keys in `Parsed`); it was no faster on the smaller maps of sshd events.
-        let kb = key.as_bytes();
-        let kh = head(kb);
-        self.entries.binary_search_by(|(k, _)| {
-            let b = k.as_bytes();
-            head(b).cmp(&kh).then_with(|| b.cmp(kb))
-        })
     }
 
     /// Sets each key of `pairs` to its value, as one [`FieldMap::insert_key`] per pair in that order would (of
@@ -247,21 +310,22 @@ impl FieldMap {
     /// 15 fields into an access-log event's `Parsed`).
     pub fn merge_sorted(&mut self, pairs: impl Iterator<Item = (FieldKey, CompactString)>) {
         self.generation = self.generation.wrapping_add(1);
+        let entries = self.open();
         let mut pairs = pairs.peekable();
-        if self.entries.is_empty() {
+        if entries.is_empty() {
             // The first grok of an event (the syslog head): nothing to merge with, and the map's own buffer
             // (reserved when the event was made) takes the values, growing at most once. A loop of its own rather
             // than the merge below with an empty `old`: that costs 4 M more instructions on the 20k sshd lines
             // of docs/performance.md (tried in the re-read of the eighth round).
-            self.entries.reserve(pairs.size_hint().0);
+            entries.reserve(pairs.size_hint().0);
             while let Some((key, value)) = pairs.next() {
                 if pairs.peek().is_none_or(|(next, _)| next.as_bytes() != key.as_bytes()) {
-                    self.entries.push((key, value));
+                    entries.push((key, value));
                 }
             }
             return;
         }
-        let old = std::mem::take(&mut self.entries);
+        let old = std::mem::take(entries);
         let mut merged = Vec::with_capacity(old.len() + pairs.size_hint().0);
         let mut old = old.into_iter().peekable();
         while let Some((key, value)) = pairs.next() {
@@ -281,27 +345,14 @@ impl FieldMap {
             merged.push((key, value));
         }
         merged.extend(old);
-        self.entries = merged;
-    }
-
-    /// The index of `key`, for reads: comparing lengths first rejects almost every entry without touching its
-    /// bytes, and a read needs no insertion point (which costs an ordering comparison per entry).
-    fn find(&self, key: &str) -> Option<usize> {
-        if self.entries.len() > 24 {
-            return self.position(key).ok();
-        }
-        let kb = key.as_bytes();
-        // The same address first: a compiled reader's key and the entry's are usually the same interned name
-        // ([`field_key`]), which spares the memcmp. Then the last byte: keys of one length often share a prefix
-        // (`http_path`, `http_verb`), and comparing one byte inline is far cheaper than a call to memcmp.
-        self.entries.iter().position(|(k, _)| {
-            k.len() == kb.len()
-                && (std::ptr::eq(k.as_ptr(), kb.as_ptr()) || (k.as_bytes().last() == kb.last() && k.as_bytes() == kb))
-        })
+        *entries = merged;
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.find(key).map(|i| self.entries[i].1.as_str())
+        match &self.entries {
+            Entries::Open(v) => find(v, key).map(|i| v[i].1.as_str()),
+            Entries::Packed(p) => p.get(key),
+        }
     }
 
     /// Go semantics: a missing key of a `map[string]string` reads as the empty string.
@@ -310,25 +361,27 @@ impl FieldMap {
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_some()
+        self.get(key).is_some()
     }
 
     /// Sets `key` to `value`, with a key made by [`field_key`] (copied, never allocated).
     pub fn insert_key(&mut self, key: &FieldKey, value: impl Into<CompactString>) {
         self.generation = self.generation.wrapping_add(1);
         let value = value.into();
-        match self.position(key) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (key.clone(), value)),
+        let entries = self.open();
+        match position(entries, key) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (key.clone(), value)),
         }
     }
 
     pub fn insert(&mut self, key: &str, value: impl Into<CompactString>) {
         self.generation = self.generation.wrapping_add(1);
         let value = value.into();
-        match self.position(key) {
-            Ok(i) => self.entries[i].1 = value,
-            Err(i) => self.entries.insert(i, (FieldKey::new(key), value)),
+        let entries = self.open();
+        match position(entries, key) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (FieldKey::new(key), value)),
         }
     }
 
@@ -340,43 +393,111 @@ impl FieldMap {
     /// Mutable access to the value of `key`, created empty when missing.
     pub fn entry_mut(&mut self, key: &str) -> &mut CompactString {
         self.generation = self.generation.wrapping_add(1);
-        let i = match self.position(key) {
+        let entries = self.open();
+        let i = match position(entries, key) {
             Ok(i) => i,
             Err(i) => {
-                self.entries.insert(i, (FieldKey::new(key), CompactString::default()));
+                entries.insert(i, (FieldKey::new(key), CompactString::default()));
                 i
             }
         };
-        &mut self.entries[i].1
+        &mut entries[i].1
     }
 
     pub fn remove(&mut self, key: &str) -> Option<String> {
         self.generation = self.generation.wrapping_add(1);
-        self.position(key).ok().map(|i| self.entries.remove(i).1.into_string())
+        let entries = self.open();
+        position(entries, key).ok().map(|i| entries.remove(i).1.into_string())
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.entries {
+            Entries::Open(v) => v.len(),
+            Entries::Packed(p) => p.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     pub fn clear(&mut self) {
         self.generation = self.generation.wrapping_add(1);
-        self.entries.clear();
+        match &mut self.entries {
+            Entries::Open(v) => v.clear(),
+            Entries::Packed(_) => self.entries = Entries::default(),
+        }
     }
 
     /// Entries in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|(k, v)| (&**k, v.as_str()))
+        match &self.entries {
+            Entries::Open(v) => Iter::Open(v.iter()),
+            Entries::Packed(p) => Iter::Packed(p.iter()),
+        }
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
-        self.entries.iter().map(|(k, _)| &**k)
+        self.iter().map(|(k, _)| k)
     }
 }
+
+/// Where `key` is or would go among `entries`. A binary search whose comparisons look at the first 8 bytes as
+/// one big-endian number first: most pairs of keys differ there, so few comparisons call memcmp. The linear pass
+/// it replaces (which had to find the insertion point with an ordering comparison per entry) cost about 200
+/// instructions per insert on an access-log event (about 30 keys in `Parsed`); it was no faster on the smaller
+/// maps of sshd events.
+fn position(entries: &[(FieldKey, CompactString)], key: &str) -> Result<usize, usize> {
+    let kb = key.as_bytes();
+    let kh = head(kb);
+    entries.binary_search_by(|(k, _)| {
+        let b = k.as_bytes();
+        head(b).cmp(&kh).then_with(|| b.cmp(kb))
+    })
+}
+
+/// The index of `key`, for reads: comparing lengths first rejects almost every entry without touching its
+/// bytes, and a read needs no insertion point (which costs an ordering comparison per entry).
+fn find(entries: &[(FieldKey, CompactString)], key: &str) -> Option<usize> {
+    if entries.len() > 24 {
+        return position(entries, key).ok();
+    }
+    let kb = key.as_bytes();
+    // The same address first: a compiled reader's key and the entry's are usually the same interned name
+    // ([`field_key`]), which spares the memcmp. Then the last byte: keys of one length often share a prefix
+    // (`http_path`, `http_verb`), and comparing one byte inline is far cheaper than a call to memcmp.
+    entries.iter().position(|(k, _)| {
+        k.len() == kb.len()
+            && (std::ptr::eq(k.as_ptr(), kb.as_ptr()) || (k.as_bytes().last() == kb.last() && k.as_bytes() == kb))
+    })
+}
+
+/// A [`FieldMap`]'s entries in key order, in either form.
+enum Iter<'a> {
+    Open(std::slice::Iter<'a, (FieldKey, CompactString)>),
+    Packed(packed::Iter<'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a str);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Open(it) => it.next().map(|(k, v)| (k.as_str(), v.as_str())),
+            Iter::Packed(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Open(it) => it.size_hint(),
+            Iter::Packed(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 /// The first 8 bytes of `b` as a big-endian number, zero-padded: ordered like `b` itself (a shorter key that is a
 /// prefix of a longer one gets a smaller or equal head), equal heads needing the full comparison.
@@ -413,7 +534,7 @@ impl<K: AsRef<str>, V: Into<CompactString>> FromIterator<(K, V)> for FieldMap {
 impl Serialize for FieldMap {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.entries.len()))?;
+        let mut m = s.serialize_map(Some(self.len()))?;
         for (k, v) in self.iter() {
             m.serialize_entry(k, v)?;
         }
@@ -538,7 +659,7 @@ pub struct Event {
     pub whitelist_reason: String,
     /// Current parser stage (`s01-parse`); empty before parsing starts.
     #[serde(rename = "Stage")]
-    pub stage: String,
+    pub stage: FieldKey,
     #[serde(rename = "Line")]
     pub line: Line,
     /// Grok captures and `parsed:` statics.
@@ -562,13 +683,13 @@ pub struct Event {
     pub time: Option<Timestamp>,
     /// Raw timestamp text extracted by a parser (`target: evt.StrTime`).
     #[serde(rename = "StrTime")]
-    pub str_time: String,
+    pub str_time: CompactString,
     /// Optional Go layout for `StrTime`.
     #[serde(rename = "StrTimeFormat")]
     pub str_time_format: String,
     /// RFC 3339 time written by the date enricher; required to pour into time-machine buckets.
     #[serde(rename = "MarshaledTime")]
-    pub marshaled_time: String,
+    pub marshaled_time: CompactString,
     /// Parser result: true when the event left the last stage.
     #[serde(rename = "Process")]
     pub process: bool,
@@ -589,7 +710,7 @@ impl Event {
             expect_mode: ExpectMode::Live,
             whitelisted: false,
             whitelist_reason: String::new(),
-            stage: String::new(),
+            stage: FieldKey::default(),
             line,
             parsed: FieldMap::new(),
             enriched: FieldMap::new(),
@@ -597,9 +718,9 @@ impl Event {
             unmarshaled: JsonMap::new(),
             overflow: None,
             time: None,
-            str_time: String::new(),
+            str_time: CompactString::default(),
             str_time_format: String::new(),
-            marshaled_time: String::new(),
+            marshaled_time: CompactString::default(),
             process: false,
         }
     }
@@ -615,16 +736,15 @@ impl Event {
         evt
     }
 
-    /// Gives back the room reserved while the event was being parsed: the maps' spare entries (`from_line`
-    /// reserves 30, about 1.4 KB, an sshd failure fills 10) and strings' spare capacity. For an event a bucket is
-    /// about to keep: one live instance per attacking address holds it for the bucket's lifetime, so this is
-    /// most of the memory a flood of distinct sources takes. The content is unchanged.
-    pub fn shrink_to_fit(&mut self) {
-        self.parsed.shrink_to_fit();
-        self.meta.shrink_to_fit();
-        self.enriched.shrink_to_fit();
+    /// Packs the maps (see [`FieldMap::pack`]) and gives back the room reserved while the event was being parsed
+    /// (`from_line` reserves 30 map entries, about 1.2 KB; an sshd failure fills 10) and strings' spare capacity.
+    /// For an event a bucket is about to keep: one live instance per attacking address holds it for the bucket's
+    /// lifetime, so this is most of the memory a flood of distinct sources takes. The content is unchanged.
+    pub fn compact(&mut self) {
+        self.parsed.pack();
+        self.meta.pack();
+        self.enriched.pack();
         self.line.raw.shrink_to_fit();
-        self.stage.shrink_to_fit();
         self.str_time.shrink_to_fit();
         self.marshaled_time.shrink_to_fit();
     }
@@ -957,6 +1077,88 @@ mod tests {
             assert_eq!(m.get("http_args"), None);
             assert_eq!(m.get("http_args_len"), Some(want["http_args_len"].as_str()));
         }
+    }
+
+    #[test]
+    fn a_packed_map_reads_compares_and_serialises_as_the_open_one() {
+        let mut open = FieldMap::with_capacity(16);
+        open.insert_key(&field_key("source_ip"), "10.0.0.1");
+        open.insert_key(&field_key("log_type"), "ssh_failed-auth");
+        open.insert("runtime name", "a value longer than the twenty-four bytes kept inline");
+        open.insert_static("empty", "");
+        let mut packed = open.clone();
+        packed.pack();
+        assert!(packed.is_packed() && !open.is_packed());
+        assert_eq!(packed, open);
+        assert_eq!(open, packed);
+        assert_eq!(packed.len(), 4);
+        assert_eq!(packed.iter().collect::<Vec<_>>(), open.iter().collect::<Vec<_>>());
+        assert_eq!(packed.keys().collect::<Vec<_>>(), ["empty", "log_type", "runtime name", "source_ip"]);
+        for (k, v) in open.iter() {
+            assert_eq!(packed.get(k), Some(v));
+        }
+        assert_eq!(packed.get("source"), None);
+        assert_eq!(packed.get_or_empty("nope"), "");
+        assert!(packed.contains_key("empty"));
+        assert_eq!(packed.generation(), open.generation());
+        assert_eq!(serde_json::to_string(&packed).unwrap(), serde_json::to_string(&open).unwrap());
+        assert_eq!(format!("{packed:?}"), format!("{open:?}"));
+        // Packing twice changes nothing; an empty map stays open and allocates nothing.
+        let again = {
+            let mut p = packed.clone();
+            p.pack();
+            p
+        };
+        assert_eq!(again, packed);
+        let mut empty = FieldMap::with_capacity(12);
+        empty.pack();
+        assert!(!empty.is_packed() && empty.is_empty());
+    }
+
+    #[test]
+    fn writing_to_a_packed_map_reopens_it_with_its_keys_as_they_were() {
+        let mut m = FieldMap::new();
+        m.insert_key(&field_key("b"), "2");
+        m.insert("d", "4");
+        m.pack();
+        let g = m.generation();
+        m.insert_key(&field_key("a"), "1");
+        assert!(!m.is_packed());
+        assert!(m.generation() != g);
+        assert_eq!(m.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2"), ("d", "4")]);
+        // The static key is the interned name again (no copy); the run-time one an owned copy.
+        let Entries::Open(v) = &m.entries else { unreachable!() };
+        assert!(v[1].0.is_static() && !v[2].0.is_static());
+        for write in [
+            |m: &mut FieldMap| m.insert("c", "3"),
+            |m: &mut FieldMap| m.entry_mut("c").push('3'),
+            |m: &mut FieldMap| drop(m.remove("b")),
+            |m: &mut FieldMap| m.merge_sorted([(field_key("c"), CompactString::from("3"))].into_iter()),
+            |m: &mut FieldMap| m.clear(),
+        ] {
+            let mut p = m.clone();
+            p.pack();
+            let mut o = m.clone();
+            write(&mut p);
+            write(&mut o);
+            assert!(!p.is_packed());
+            assert_eq!(p.iter().collect::<Vec<_>>(), o.iter().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn compacting_an_event_keeps_its_content() {
+        let mut e = Event::from_line(Line { raw: "a raw line".into(), ..Line::default() }, ExpectMode::TimeMachine);
+        e.parsed.insert_key(&field_key("program"), "sshd");
+        e.meta.insert_key(&field_key("source_ip"), "10.0.0.1");
+        e.enriched.insert("MarshaledTime", "2026-01-01T00:00:00Z");
+        e.stage = field_key("s02-enrich");
+        e.marshaled_time = "2026-01-01T00:00:00Z".into();
+        let before = serde_json::to_value(&e).unwrap();
+        e.compact();
+        assert!(e.parsed.is_packed() && e.meta.is_packed() && e.enriched.is_packed());
+        assert_eq!(serde_json::to_value(&e).unwrap(), before);
+        assert_eq!(e.get_meta("source_ip"), "10.0.0.1");
     }
 
     #[test]
