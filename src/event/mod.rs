@@ -366,22 +366,21 @@ impl FieldMap {
 
     /// Sets `key` to `value`, with a key made by [`field_key`] (copied, never allocated).
     pub fn insert_key(&mut self, key: &FieldKey, value: impl Into<CompactString>) {
-        self.generation = self.generation.wrapping_add(1);
-        let value = value.into();
-        let entries = self.open();
-        match position(entries, key) {
-            Ok(i) => entries[i].1 = value,
-            Err(i) => entries.insert(i, (key.clone(), value)),
-        }
+        self.set(key, || key.clone(), value.into())
     }
 
     pub fn insert(&mut self, key: &str, value: impl Into<CompactString>) {
+        self.set(key, || FieldKey::new(key), value.into())
+    }
+
+    /// Sets `key` to `value`; `new_key` makes the key of a new entry.
+    #[inline]
+    fn set(&mut self, key: &str, new_key: impl FnOnce() -> FieldKey, value: CompactString) {
         self.generation = self.generation.wrapping_add(1);
-        let value = value.into();
         let entries = self.open();
         match position(entries, key) {
             Ok(i) => entries[i].1 = value,
-            Err(i) => entries.insert(i, (FieldKey::new(key), value)),
+            Err(i) => entries.insert(i, (new_key(), value)),
         }
     }
 
