@@ -36,7 +36,7 @@ use super::view::{LeakyView, QueueView};
 /// From how many live instances (all scenarios) an event a bucket keeps is compacted first ([`Event::compact`]):
 /// its maps packed, which takes about 40 % of the memory a kept sshd event takes, at about 2,500 instructions
 /// per event (4,100 for an access-log event, whose maps are larger). Below, the buckets hold little memory
-/// whatever the form of their events (10,000 instances of one scenario with their events: about 25 MB), and
+/// whatever the form of their events (10,000 instances of one scenario with their events: about 21 MB), and
 /// events go in as parsed, which costs nothing; a flood of distinct sources passes this within a second and
 /// then costs about 1,300 bytes per instance instead of 2,100 (item 48 of docs/performance.md).
 pub const COMPACT_FROM: usize = 10_000;
