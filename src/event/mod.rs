@@ -286,8 +286,9 @@ impl FieldMap {
         matches!(self.entries, Entries::Packed(_))
     }
 
-    /// The entries in the form writes need, unpacking them first if they are packed (a kept event is not
-    /// written; this is for a copy of one, such as an overflow's events edited by a postoverflow).
+    /// The entries in the form writes need, unpacking them first if they are packed. Buckets never write to
+    /// an event they keep; a packed map is written when a scenario filter writes (`evt.SetMeta`) to an event
+    /// buckets already took, and then to its own copy.
     #[inline]
     fn open(&mut self) -> &mut Vec<(FieldKey, CompactString)> {
         if let Entries::Packed(p) = &self.entries {
@@ -462,13 +463,17 @@ fn find(entries: &[(FieldKey, CompactString)], key: &str) -> Option<usize> {
         return position(entries, key).ok();
     }
     let kb = key.as_bytes();
-    // The same address first: a compiled reader's key and the entry's are usually the same interned name
-    // ([`field_key`]), which spares the memcmp. Then the last byte: keys of one length often share a prefix
-    // (`http_path`, `http_verb`), and comparing one byte inline is far cheaper than a call to memcmp.
-    entries.iter().position(|(k, _)| {
-        k.len() == kb.len()
-            && (std::ptr::eq(k.as_ptr(), kb.as_ptr()) || (k.as_bytes().last() == kb.last() && k.as_bytes() == kb))
-    })
+    entries.iter().position(|(k, _)| same_key(k.as_bytes(), kb))
+}
+
+/// Whether an entry's key `k` is the key `kb` a reader looks for, both forms of a map matching the same way:
+/// lengths first, which rejects almost every entry without touching its bytes; then the address, since a compiled
+/// reader's key and the entry's are usually the same interned name ([`field_key`]), which spares the memcmp; then
+/// the last byte, since keys of one length often share a prefix (`http_path`, `http_verb`) and one byte compared
+/// inline is far cheaper than a call to memcmp; then the text.
+#[inline]
+fn same_key(k: &[u8], kb: &[u8]) -> bool {
+    k.len() == kb.len() && (std::ptr::eq(k.as_ptr(), kb.as_ptr()) || (k.last() == kb.last() && k == kb))
 }
 
 /// A [`FieldMap`]'s entries in key order, in either form.
@@ -736,7 +741,7 @@ impl Event {
     }
 
     /// Packs the maps (see [`FieldMap::pack`]) and gives back the room reserved while the event was being parsed
-    /// (`from_line` reserves 30 map entries, about 1.2 KB; an sshd failure fills 10) and strings' spare capacity.
+    /// (`from_line` reserves 30 map entries, about 1.2 KB; an sshd failure fills 21) and strings' spare capacity.
     /// For an event a bucket is about to keep: one live instance per attacking address holds it for the bucket's
     /// lifetime, so this is most of the memory a flood of distinct sources takes. The content is unchanged.
     pub fn compact(&mut self) {

@@ -1,8 +1,8 @@
 //! The read-only form a [`FieldMap`](super::FieldMap) takes once a bucket keeps its event: every entry in one
 //! byte buffer, in the map's key order, after a count of the entries. A key written in the configuration (a
 //! `&'static str`, as compiled parsers and enrichers insert them) is kept as its length (one byte) and its address
-//! (8 bytes on a 64-bit machine), any other key as [`OWNED`], its length and its text; a value as its length and its text. Lengths are
-//! LEB128.
+//! (8 bytes on a 64-bit machine), any other key as [`OWNED`], its length and its text; a value as its length and
+//! its text. Lengths are LEB128.
 //!
 //! Why: a flood of distinct sources leaves one live bucket instance per source, each holding the event it was
 //! poured, for the bucket's whole life. In the parsing form an entry takes 40 bytes (a 16-byte key, a 24-byte
@@ -12,7 +12,7 @@
 //! does. A read walks the entries, which is slower than the parsing form's search on a long map, so only events
 //! that are done being parsed are packed; a write turns the map back into the parsing form (`FieldMap::open`).
 
-use super::FieldKey;
+use super::{FieldKey, same_key};
 
 /// Tag of an entry whose key is written out (a name met at run time, or a static one of 255 bytes or more).
 const OWNED: u8 = 255;
@@ -103,11 +103,12 @@ enum Key<'a> {
 }
 
 impl<'a> Key<'a> {
-    /// The key's text: a static key's text lives for the whole process, so it outlives any map.
-    fn text(self) -> &'a str {
+    /// The key's bytes: a static key's text lives for the whole process, so it outlives any map.
+    #[inline]
+    fn bytes(self) -> &'a [u8] {
         match self {
-            Key::Static(len, at) => text(static_bytes(len, at)),
-            Key::Owned(k) => text(k),
+            Key::Static(len, at) => static_bytes(len, at),
+            Key::Owned(k) => k,
         }
     }
 
@@ -186,24 +187,15 @@ impl PackedFields {
         take_len(&self.0).0
     }
 
-    /// The value of `key`. A key is matched by its length, then its address (a compiled reader's key is usually
-    /// the very name the entry was inserted with), then its last byte (keys of one length often share a prefix),
-    /// then its text. Not inlined into `FieldMap::get`, whose parsing-form search is on every line's hot path.
+    /// The value of `key`, matched as the parsing form matches it (`same_key`: a static key's address is that of
+    /// its text). Not inlined into `FieldMap::get`, whose parsing-form search is on every line's hot path.
     #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&str> {
         let kb = key.as_bytes();
-        let addr = kb.as_ptr().addr();
         let mut rest = take_len(&self.0).1;
         while let Some((k, after)) = take_key(rest) {
             let (v, after) = take_field(after);
-            let hit = match k {
-                Key::Static(len, at) => {
-                    len == kb.len()
-                        && (at == addr || static_bytes(len, at).last() == kb.last() && static_bytes(len, at) == kb)
-                }
-                Key::Owned(k) => k == kb,
-            };
-            if hit {
+            if same_key(k.bytes(), kb) {
                 return Some(text(v));
             }
             rest = after;
@@ -211,7 +203,7 @@ impl PackedFields {
         None
     }
 
-    /// The entries in the parsing form. Off the hot path: only a copy of a kept event is ever written.
+    /// The entries in the parsing form. Off the hot path: see `FieldMap::open` for when a packed map is written.
     #[cold]
     #[inline(never)]
     pub fn unpack(&self) -> Vec<(FieldKey, compact_str::CompactString)> {
@@ -255,7 +247,7 @@ impl<'a> Iterator for Iter<'a> {
         let (k, after) = take_key(self.rest)?;
         let (v, after) = take_field(after);
         self.rest = after;
-        Some((k.text(), text(v)))
+        Some((text(k.bytes()), text(v)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
