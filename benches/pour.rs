@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use correlator::config::yaml::{ConfigErrors, Located, from_documents};
-use correlator::event::{Event, ExpectMode, FieldKey, Line, format_rfc3339};
+use correlator::event::{Event, ExpectMode, FieldKey, Line, LineOrigin, field_key, format_rfc3339};
 use correlator::expr::Services;
 use correlator::scenario::compile::{Scenario, ScenarioCompiler};
 use correlator::scenario::manager::{Buckets, COMPACT_FROM};
@@ -50,30 +50,32 @@ fn buckets(yaml: &str) -> Buckets {
 
 /// A parsed sshd failure as the parsers leave it: built the way the pipeline builds it (`Event::from_line`, which
 /// reserves map room for parsing), with its raw line, Meta and Parsed filled, stage and log time set. Field names
-/// are static `FieldKey`s, as compiled parsers insert them (an event does not own its key strings).
+/// are interned `FieldKey`s (`field_key`), as compiled parsers insert them (an event does not own its key strings).
 fn event(millis: i64, ip: &str, log_type: &str) -> Event {
-    const KEYS: [FieldKey; 10] = [
-        FieldKey::from_static("log_type"),
-        FieldKey::from_static("service"),
-        FieldKey::from_static("source_ip"),
-        FieldKey::from_static("target_user"),
-        FieldKey::from_static("machine"),
-        FieldKey::from_static("datasource_type"),
-        FieldKey::from_static("sshd_client_ip"),
-        FieldKey::from_static("sshd_invalid_user"),
-        FieldKey::from_static("program"),
-        FieldKey::from_static("pid"),
-    ];
+    static KEYS: std::sync::LazyLock<Vec<FieldKey>> = std::sync::LazyLock::new(|| {
+        [
+            "log_type",
+            "service",
+            "source_ip",
+            "target_user",
+            "machine",
+            "datasource_type",
+            "sshd_client_ip",
+            "sshd_invalid_user",
+            "program",
+            "pid",
+        ]
+        .into_iter()
+        .map(field_key)
+        .collect()
+    });
     let t = chrono::DateTime::from_timestamp_millis(T0 * 1000 + millis).unwrap().fixed_offset();
     let raw =
         format!("Jan  1 00:00:00 web-1 sshd[4242]: Failed password for invalid user root from {ip} port 4242 ssh2");
     // What acquisition shares between the lines of one source (path, module, labels), shared here too.
-    static SOURCE: std::sync::LazyLock<Line> = std::sync::LazyLock::new(|| Line {
-        src: Arc::from("/var/log/auth.log"),
-        module: Arc::from("file"),
-        ..Line::default()
-    });
-    let line = Line { raw, ..SOURCE.clone() };
+    static SOURCE: std::sync::LazyLock<Arc<LineOrigin>> =
+        std::sync::LazyLock::new(|| LineOrigin::new("/var/log/auth.log", "file", Default::default()));
+    let line = Line::new(raw, &SOURCE, t);
     let mut evt = Event::from_line(line, ExpectMode::TimeMachine);
     for (i, v) in [log_type, "ssh", ip, "root", "web-1", "file"].into_iter().enumerate() {
         evt.meta.insert_key(&KEYS[i], v);
@@ -81,7 +83,7 @@ fn event(millis: i64, ip: &str, log_type: &str) -> Event {
     for (i, v) in [ip, "root", "sshd", "4242"].into_iter().enumerate() {
         evt.parsed.insert_key(&KEYS[6 + i], v);
     }
-    evt.stage = FieldKey::from_static("s02-enrich");
+    evt.stage = field_key("s02-enrich");
     evt.str_time = "Jan  1 00:00:00".into();
     evt.marshaled_time = format_rfc3339(&t).into();
     evt.time = Some(t);

@@ -159,7 +159,7 @@ async fn rotation_by_rename_copytruncate_and_recreate_loses_nothing() {
     let (extra, _) = collect(&mut rx, 1, Duration::from_millis(1200)).await;
     assert!(extra.is_empty(), "extra lines: {extra:?}");
     assert_exactly_once(&got, n);
-    assert!(recs.iter().all(|r| &*r.line.module == "file" && r.line.labels.get("type") == Some("app")));
+    assert!(recs.iter().all(|r| r.line.module() == "file" && r.line.labels().get("type") == Some("app")));
     assert!(recs.iter().all(|r| r.expect_mode == ExpectMode::Live));
     // Lines arrive in write order.
     let order: Vec<String> = (0..n).map(line).collect();
@@ -260,11 +260,11 @@ async fn reload_adds_a_source_and_keeps_the_running_one() {
         writeln!(fb, "b {i}").unwrap_or_else(|e| panic!("{e}"));
     }
     let (got, recs) = collect(&mut rx, 150, Duration::from_secs(10)).await;
-    let from_b: Vec<&Record> = recs.iter().filter(|r| r.line.labels.get("type") == Some("beta")).collect();
+    let from_b: Vec<&Record> = recs.iter().filter(|r| r.line.labels().get("type") == Some("beta")).collect();
     assert_eq!(from_b.len(), 50, "{got:?}");
-    assert!(from_b.iter().all(|r| r.line.src.ends_with("b.log")));
+    assert!(from_b.iter().all(|r| r.line.src().ends_with("b.log")));
     let mut a_lines = got_a1;
-    a_lines.extend(recs.iter().filter(|r| r.line.labels.get("type") == Some("alpha")).map(|r| r.line.raw.clone()));
+    a_lines.extend(recs.iter().filter(|r| r.line.labels().get("type") == Some("alpha")).map(|r| r.line.raw.clone()));
     assert_exactly_once(&a_lines, 200);
 
     // Removing a source stops it: b.log lines written afterwards are not read.

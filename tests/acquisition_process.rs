@@ -17,8 +17,8 @@ async fn command_in_cat_mode_ends_with_the_program() {
     m.seal();
     let mut got = Vec::new();
     while let Ok(Some(r)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-        assert_eq!(&*r.line.module, "command");
-        assert_eq!(&*r.line.src, "printf one\\r\\n\\ntwo\\nthree");
+        assert_eq!(r.line.module(), "command");
+        assert_eq!(&**r.line.src(), "printf one\\r\\n\\ntwo\\nthree");
         got.push(r.line.raw);
     }
     assert_eq!(got, ["one", "two", "three"]);

@@ -86,9 +86,9 @@ async fn logger_rfc3164_and_rfc5424_over_udp_and_tcp() {
         let rec = &got[0];
         let app = cases_app(msg);
         assert_bsd(&rec.line.raw, app, msg);
-        assert_eq!(&*rec.line.module, "syslog");
-        assert_eq!(&*rec.line.src, "127.0.0.1");
-        assert_eq!(rec.line.labels.get("type"), Some("syslog"));
+        assert_eq!(rec.line.module(), "syslog");
+        assert_eq!(&**rec.line.src(), "127.0.0.1");
+        assert_eq!(rec.line.labels().get("type"), Some("syslog"));
         assert!(rec.ack.is_none());
     }
     let snap = m.shutdown(Duration::from_millis(100)).await;

@@ -201,7 +201,7 @@ fn with_an_arena_writes_are_visible_to_the_rest_of_the_expression() {
         m.apply(&mut evt);
     }
     assert_eq!(evt.meta.get("a"), Some("b"));
-    assert_eq!(evt.unmarshaled["caddy"]["request"]["uri"], "/x");
+    assert_eq!(evt.unmarshaled()["caddy"]["request"]["uri"], "/x");
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn custom_host_objects_and_hubtest_shapes() {
 
 #[test]
 fn overflow_events_expose_alert_fields_and_methods() {
-    use correlator::event::{AlertEvent, EventType, MetaItem, RuntimeAlert, Source};
+    use correlator::event::{AlertEvent, MetaItem, RuntimeAlert, Source};
     use correlator::expr::{RootType, Value};
     let services = services();
     let src = Source { ip: "1.2.3.4".into(), scope: "Ip".into(), value: "1.2.3.4".into(), ..Source::default() };
@@ -319,7 +319,7 @@ fn overflow_events_expose_alert_fields_and_methods() {
         meta: vec![MetaItem { key: "log_type".into(), value: "ssh_failed-auth".into() }],
         raw: String::new(),
     });
-    let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
+    let evt = Event::overflow_event(ovf);
     let env = CompileEnv::for_event(services.clone()).with_root("results", RootType::Any);
     for src in [
         "evt.GetType() == 'overflow' && evt.Type == 1",

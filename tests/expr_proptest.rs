@@ -17,7 +17,7 @@ fn event() -> Event {
     let mut e = Event::default();
     e.meta.insert("a", "x");
     e.parsed.insert("b", "{\"k\": [1, 2]}");
-    e.unmarshaled.insert("j".into(), serde_json::json!({"k": [1, "s", null]}));
+    e.unmarshaled_mut().insert("j".into(), serde_json::json!({"k": [1, "s", null]}));
     e
 }
 

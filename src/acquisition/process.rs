@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 
 use crate::acquisition::lines::{LineSplitter, SplitLine};
 use crate::acquisition::record::{Emitter, Stopped};
+use crate::event::LineOrigin;
 
 /// The program the journalctl datasource runs.
 pub const JOURNALCTL: &str = "journalctl";
@@ -48,10 +49,11 @@ pub fn journalctl_src(filters: &[String]) -> String {
 
 /// Runs `argv` (and re-runs it if `restart`) until stopped, sending its stdout lines.
 pub async fn run(argv: Vec<String>, src: Arc<str>, emitter: Emitter, restart: bool, max_line: usize) {
+    let origin = emitter.origin(&src);
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
-        match run_once(&argv, &src, &emitter, max_line).await {
+        match run_once(&argv, &origin, &emitter, max_line).await {
             Err(Stopped) => return,
             Ok(status) => {
                 if !restart {
@@ -73,7 +75,12 @@ pub async fn run(argv: Vec<String>, src: Arc<str>, emitter: Emitter, restart: bo
 }
 
 /// One run of the program; `Ok` with a description of how it ended.
-async fn run_once(argv: &[String], src: &Arc<str>, emitter: &Emitter, max_line: usize) -> Result<String, Stopped> {
+async fn run_once(
+    argv: &[String],
+    src: &Arc<LineOrigin>,
+    emitter: &Emitter,
+    max_line: usize,
+) -> Result<String, Stopped> {
     let Some((program, args)) = argv.split_first() else { return Ok("empty command".to_string()) };
     let mut child = match Command::new(program)
         .args(args)
@@ -150,7 +157,7 @@ async fn run_once(argv: &[String], src: &Arc<str>, emitter: &Emitter, max_line: 
     Ok(if tail.is_empty() { status } else { format!("{status}; stderr: {}", tail.join(" | ")) })
 }
 
-async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<str>, emitter: &Emitter) -> Result<(), Stopped> {
+async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
     if lines.is_empty() {
         return Ok(());
     }

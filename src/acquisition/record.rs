@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::event::{Event, ExpectMode, FieldMap, Line, Timestamp};
+use crate::event::{Event, ExpectMode, FieldMap, Line, LineOrigin, Timestamp};
 
 use super::metrics::SourceMetrics;
 use super::positions::Ack;
@@ -100,17 +100,21 @@ impl Emitter {
         Emitter { tx, module: Arc::from(module), labels, expect_mode, metrics, stop }
     }
 
-    /// A record of this source.
-    pub fn record(&self, src: &Arc<str>, raw: String, time: Timestamp, ack: Option<Ack>) -> Record {
+    /// The origin of this source's lines read from `src` (a path, a peer address): made once per `src`, shared by
+    /// its lines.
+    pub fn origin(&self, src: &str) -> Arc<LineOrigin> {
+        Arc::new(LineOrigin {
+            src: Arc::from(src),
+            module: Arc::clone(&self.module),
+            labels: Arc::clone(&self.labels),
+            process: true,
+        })
+    }
+
+    /// A record of this source, from the origin [`Emitter::origin`] made.
+    pub fn record(&self, origin: &Arc<LineOrigin>, raw: String, time: Timestamp, ack: Option<Ack>) -> Record {
         Record {
-            line: Line {
-                raw,
-                src: Arc::clone(src),
-                time,
-                labels: Arc::clone(&self.labels),
-                module: Arc::clone(&self.module),
-                process: true,
-            },
+            line: Line::new(raw, origin, time),
             expect_mode: self.expect_mode,
             ack,
             metrics: Arc::clone(&self.metrics),

@@ -16,6 +16,7 @@ use tracing::warn;
 
 use crate::acquisition::lines::{DEFAULT_MAX_LINE, LineSplitter, SplitLine};
 use crate::acquisition::record::{Emitter, Stopped};
+use crate::event::LineOrigin;
 
 /// Reads standard input until EOF or stop.
 pub async fn run(emitter: Emitter) {
@@ -44,7 +45,7 @@ pub async fn run(emitter: Emitter) {
         warn!(error = %e, "cannot start the stdin reader");
         return;
     }
-    let src: Arc<str> = Arc::from("stdin");
+    let src = emitter.origin("stdin");
     let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE);
     let mut lines: Vec<SplitLine> = Vec::new();
     loop {
@@ -72,7 +73,7 @@ pub async fn run(emitter: Emitter) {
     let _ = send_all(&mut lines, &src, &emitter).await;
 }
 
-async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<str>, emitter: &Emitter) -> Result<(), Stopped> {
+async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
     let now = Emitter::now();
     for l in lines.drain(..) {
         if l.truncated {

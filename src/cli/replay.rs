@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::config::settings::Settings;
-use crate::event::{Event, ExpectMode, FieldMap, Line};
+use crate::event::{Event, ExpectMode, FieldMap, Line, LineOrigin};
 use crate::output::dispatch::{DispatchOptions, Dispatcher, summary_line};
 use crate::output::render;
 use crate::pipeline::parallel::{BATCH, LineBatch, ParallelParser};
@@ -127,14 +127,8 @@ fn replay(args: &ReplayArgs, settings: &Settings) -> Result<(), ExitCode> {
 
     for file in &args.files {
         let path = PathBuf::from(file.strip_prefix("file://").unwrap_or(file));
-        let template = Line {
-            raw: String::new(),
-            src: Arc::from(path.to_string_lossy().as_ref()),
-            time: now,
-            labels: Arc::clone(&labels),
-            module: Arc::from("file"),
-            process: true,
-        };
+        let origin = LineOrigin::new(&path.to_string_lossy(), "file", Arc::clone(&labels));
+        let template = Line::new("", &origin, now);
         let mut batch = LineBatch::with_capacity(BATCH);
         let result = for_each_log_line(&path, |raw| match &mut parallel {
             None => {
@@ -232,7 +226,7 @@ fn emit(
     if let Some(d) = dispatcher {
         d.dispatch(alert);
     }
-    if let Some(o) = &alert.overflow {
+    if let Some(o) = alert.overflow() {
         *per.entry(o.alert.scenario.clone()).or_default() += 1;
     }
     let _ = match format {

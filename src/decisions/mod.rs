@@ -67,7 +67,7 @@ impl Processor {
     /// Records the daemon's own alert (an overflow event): one API alert per source, profiles applied, all in one
     /// transaction. Whitelisted overflows and log events are ignored (`Ok(vec![])`).
     pub fn on_alert(&self, evt: &Event) -> Result<Vec<Recorded>, StoreError> {
-        let Some(ovf) = evt.overflow.as_deref() else { return Ok(Vec::new()) };
+        let Some(ovf) = evt.overflow() else { return Ok(Vec::new()) };
         if ovf.whitelisted {
             return Ok(Vec::new());
         }
@@ -197,7 +197,7 @@ pub fn load_profiles(settings: &Settings, store: &Arc<dyn Store>) -> Result<Prof
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertEvent, EventType, MetaItem, RuntimeAlert, Source};
+    use crate::event::{AlertEvent, MetaItem, RuntimeAlert, Source};
     use crate::store::{DecisionFilter, SqliteStore};
 
     fn processor(dir: &std::path::Path) -> Processor {
@@ -224,7 +224,7 @@ mod tests {
             meta: vec![MetaItem { key: "source_ip".into(), value: ip.into() }],
             raw: String::new(),
         });
-        Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() }
+        Event::overflow_event(ovf)
     }
 
     #[test]
@@ -248,7 +248,7 @@ mod tests {
         // Log events and whitelisted overflows are not alerts.
         assert!(p.on_alert(&Event::default()).unwrap().is_empty());
         let mut w = overflow("192.0.2.2", "x");
-        if let Some(o) = w.overflow.as_mut() {
+        if let Some(o) = w.overflow_mut() {
             o.whitelisted = true;
         }
         assert!(p.on_alert(&w).unwrap().is_empty());
@@ -272,7 +272,7 @@ mod tests {
             (all[0].scope.as_str(), all[0].origin.as_str(), all[0].kind.as_str()),
             ("Range", "cscli", "captcha")
         );
-        let mut a = Alert::from_event(&overflow("198.51.100.1", "t").overflow.unwrap().alert);
+        let mut a = Alert::from_event(&overflow("198.51.100.1", "t").overflow().unwrap().alert);
         a.decisions.push(crate::store::Decision {
             duration: "2d".into(),
             kind: "ban".into(),

@@ -62,6 +62,9 @@ pub fn format_rfc3339(t: &Timestamp) -> String {
 pub struct FieldKey {
     ptr: NonNull<u8>,
     len: u32,
+    /// The interned name's number ([`field_key`]), 0 for any other key: a packed map stores it (one to three
+    /// bytes) instead of the name or its address. In the two words' spare bytes.
+    id: u16,
     /// `ptr` is a `Box<str>` this key owns (else static text).
     owned: bool,
 }
@@ -85,7 +88,7 @@ impl FieldKey {
         assert!(name.len() <= u32::MAX as usize, "a static field name is short");
         // SAFETY: a reference is never null.
         let ptr = unsafe { NonNull::new_unchecked(name.as_ptr() as *mut u8) };
-        FieldKey { ptr, len: name.len() as u32, owned: false }
+        FieldKey { ptr, len: name.len() as u32, id: 0, owned: false }
     }
 
     /// A key for a name met at run time (a copy is kept).
@@ -94,7 +97,7 @@ impl FieldKey {
         let len = boxed.len() as u32;
         // SAFETY: `Box::into_raw` never returns null; `Drop` turns the pointer back into the box.
         let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed) as *mut u8) };
-        FieldKey { ptr, len, owned: true }
+        FieldKey { ptr, len, id: 0, owned: true }
     }
 
     #[inline]
@@ -109,19 +112,30 @@ impl FieldKey {
         !self.owned
     }
 
-    /// The text of a static key, which lives for the whole process.
-    pub fn static_str(&self) -> Option<&'static str> {
-        // SAFETY: a key that does not own its text was made by `from_static` from a `&'static str` of this length.
-        (!self.owned).then(|| unsafe {
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize))
-        })
+    const fn numbered(mut self, id: u16) -> FieldKey {
+        self.id = id;
+        self
+    }
+
+    /// The number of an interned name ([`field_key`]); 0 for a key made any other way.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The key of the interned name numbered `id` (as [`field_key`] returned it).
+    pub fn interned(id: u16) -> Option<FieldKey> {
+        interned_name(id).map(|name| FieldKey::from_static(name).numbered(id))
     }
 }
 
 impl Clone for FieldKey {
     #[inline]
     fn clone(&self) -> Self {
-        if self.owned { FieldKey::new(self.as_str()) } else { FieldKey { ptr: self.ptr, len: self.len, owned: false } }
+        if self.owned {
+            FieldKey::new(self.as_str())
+        } else {
+            FieldKey { ptr: self.ptr, len: self.len, id: self.id, owned: false }
+        }
     }
 }
 
@@ -199,21 +213,41 @@ impl std::fmt::Display for FieldKey {
 }
 
 /// The key for a field name known when the configuration is compiled: interned and kept for the life of the process
-/// (one copy per distinct name, so reloading a configuration does not grow memory).
+/// (one copy per distinct name, so reloading a configuration does not grow memory), and numbered (`FieldKey::id`)
+/// while numbers last. Never call it with names read from logs: they would be kept forever.
 pub fn field_key(name: &str) -> FieldKey {
-    use std::collections::HashSet;
+    use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    static NAMES: OnceLock<Mutex<HashMap<&'static str, u16>>> = OnceLock::new();
     let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-    let interned = match names.get(name) {
-        Some(n) => *n,
+    let (interned, id) = match names.get_key_value(name) {
+        Some((n, id)) => (*n, *id),
         None => {
             let leaked: &'static str = Box::leak(name.into());
-            names.insert(leaked);
-            leaked
+            // Numbered in the order first met, from 1; past the last number a name is only interned.
+            let id = u16::try_from(names.len() + 1).unwrap_or(0);
+            if id != 0 {
+                let chunk = NAMES_BY_ID[usize::from(id) / ID_CHUNK]
+                    .get_or_init(|| Box::new([const { OnceLock::new() }; ID_CHUNK]));
+                let _ = chunk[usize::from(id) % ID_CHUNK].set(leaked);
+            }
+            names.insert(leaked, id);
+            (leaked, id)
         }
     };
-    FieldKey::from_static(interned)
+    FieldKey::from_static(interned).numbered(id)
+}
+
+/// Interned names by number, in chunks made as numbers are handed out: read without a lock (packed maps read
+/// their keys' names from here), written under `field_key`'s lock.
+const ID_CHUNK: usize = 256;
+static NAMES_BY_ID: [std::sync::OnceLock<Box<[std::sync::OnceLock<&'static str>; ID_CHUNK]>>;
+    (u16::MAX as usize + 1) / ID_CHUNK] = [const { std::sync::OnceLock::new() }; (u16::MAX as usize + 1) / ID_CHUNK];
+
+/// The interned name numbered `id`; `None` for 0 and for a number not handed out.
+pub fn interned_name(id: u16) -> Option<&'static str> {
+    let chunk = NAMES_BY_ID[usize::from(id) / ID_CHUNK].get()?;
+    chunk[usize::from(id) % ID_CHUNK].get().copied()
 }
 
 /// A small string→string map with sorted keys: `Parsed`, `Meta`, `Enriched`, `Line.Labels`.
@@ -615,88 +649,299 @@ impl ExpectMode {
 }
 
 /// `evt.Line`: the raw record as acquisition read it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "LineFields")]
 pub struct Line {
-    #[serde(rename = "Raw")]
     pub raw: String,
-    /// Source id: file path, syslog peer address, `journalctl-…`.
-    #[serde(rename = "Src")]
-    pub src: Arc<str>,
+    /// `Src`, `Module`, `Labels` and `Process`: one value per source, shared by its lines (one pointer in every
+    /// event instead of five words; see [`Event`]'s size).
+    pub origin: Arc<LineOrigin>,
     /// When acquisition read the line (not used by the pipeline logic).
-    #[serde(rename = "Time")]
     pub time: Timestamp,
-    /// Labels from `acquis.yaml`; `type` selects the parsers. Shared by every line of a source.
-    #[serde(rename = "Labels")]
-    pub labels: Arc<FieldMap>,
+}
+
+/// Where lines come from, as [`Line`] shows it. A parser's statics may change it for one event
+/// (`Arc::make_mut` copies it then).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineOrigin {
+    /// Source id: file path, syslog peer address, `journalctl-…`.
+    pub src: Arc<str>,
     /// Datasource kind: `file`, `syslog`, `journalctl`, `stdin`, `command`. Parsing refuses an empty module.
-    #[serde(rename = "Module")]
     pub module: Arc<str>,
-    #[serde(rename = "Process")]
+    /// Labels from `acquis.yaml`; `type` selects the parsers.
+    pub labels: Arc<FieldMap>,
+    /// `Line.Process`, which acquisition sets for every line.
     pub process: bool,
+}
+
+impl LineOrigin {
+    pub fn new(src: &str, module: &str, labels: Arc<FieldMap>) -> Arc<LineOrigin> {
+        Arc::new(LineOrigin { src: Arc::from(src), module: Arc::from(module), labels, process: true })
+    }
+}
+
+impl Default for LineOrigin {
+    fn default() -> Self {
+        LineOrigin { src: Arc::from(""), module: Arc::from(""), labels: Arc::new(FieldMap::new()), process: true }
+    }
+}
+
+impl Line {
+    pub fn new(raw: impl Into<String>, origin: &Arc<LineOrigin>, time: Timestamp) -> Line {
+        Line { raw: raw.into(), origin: Arc::clone(origin), time }
+    }
+
+    /// `Line.Src`.
+    #[inline]
+    pub fn src(&self) -> &Arc<str> {
+        &self.origin.src
+    }
+
+    /// `Line.Module`.
+    #[inline]
+    pub fn module(&self) -> &str {
+        &self.origin.module
+    }
+
+    /// `Line.Labels`.
+    #[inline]
+    pub fn labels(&self) -> &FieldMap {
+        &self.origin.labels
+    }
+
+    /// `Line.Process`.
+    #[inline]
+    pub fn process(&self) -> bool {
+        self.origin.process
+    }
+
+    /// The origin of this line only, to change it.
+    pub fn origin_mut(&mut self) -> &mut LineOrigin {
+        Arc::make_mut(&mut self.origin)
+    }
 }
 
 impl Default for Line {
     fn default() -> Self {
-        Line {
+        Line { raw: String::new(), origin: Arc::new(LineOrigin::default()), time: zero_time() }
+    }
+}
+
+/// A [`Line`] as it is written and read: the Go struct's fields.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct LineFields {
+    #[serde(rename = "Raw")]
+    raw: String,
+    #[serde(rename = "Src")]
+    src: Arc<str>,
+    #[serde(rename = "Time")]
+    time: Timestamp,
+    #[serde(rename = "Labels")]
+    labels: Arc<FieldMap>,
+    #[serde(rename = "Module")]
+    module: Arc<str>,
+    #[serde(rename = "Process")]
+    process: bool,
+}
+
+impl Default for LineFields {
+    fn default() -> Self {
+        let o = LineOrigin::default();
+        LineFields {
             raw: String::new(),
-            src: Arc::from(""),
+            src: o.src,
             time: zero_time(),
-            labels: Arc::new(FieldMap::new()),
-            module: Arc::from(""),
-            process: true,
+            labels: o.labels,
+            module: o.module,
+            process: o.process,
         }
     }
 }
 
+impl From<LineFields> for Line {
+    fn from(f: LineFields) -> Self {
+        let origin = LineOrigin { src: f.src, module: f.module, labels: f.labels, process: f.process };
+        Line { raw: f.raw, origin: Arc::new(origin), time: f.time }
+    }
+}
+
+impl Serialize for Line {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Line", 6)?;
+        st.serialize_field("Raw", &self.raw)?;
+        st.serialize_field("Src", &*self.origin.src)?;
+        st.serialize_field("Time", &self.time)?;
+        st.serialize_field("Labels", &*self.origin.labels)?;
+        st.serialize_field("Module", &*self.origin.module)?;
+        st.serialize_field("Process", &self.origin.process)?;
+        st.end()
+    }
+}
+
 /// `evt`: one log line on its way through the parser stages, or one overflow on its way to the listeners.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+///
+/// 240 bytes, so that a kept event with its reference counts fills mimalloc's 256-byte size class: a bucket
+/// instance keeps its event for its whole life, and a flood of distinct sources keeps one per source. The fields
+/// most events never set are in [`EventExtra`], behind one pointer (item 49 of docs/performance.md).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "EventFields")]
 pub struct Event {
-    #[serde(rename = "Type")]
     pub kind: EventType,
-    #[serde(rename = "ExpectMode")]
     pub expect_mode: ExpectMode,
-    #[serde(rename = "Whitelisted")]
     pub whitelisted: bool,
-    #[serde(rename = "WhitelistReason")]
-    pub whitelist_reason: String,
+    /// Parser result: true when the event left the last stage.
+    pub process: bool,
     /// Current parser stage (`s01-parse`); empty before parsing starts.
-    #[serde(rename = "Stage")]
     pub stage: FieldKey,
-    #[serde(rename = "Line")]
     pub line: Line,
     /// Grok captures and `parsed:` statics.
-    #[serde(rename = "Parsed")]
     pub parsed: FieldMap,
     /// Enricher outputs and `enriched:` statics.
-    #[serde(rename = "Enriched")]
     pub enriched: FieldMap,
     /// Normalised fields; the part that reaches alerts.
-    #[serde(rename = "Meta")]
     pub meta: FieldMap,
-    /// Nested values written by `UnmarshalJSON` / `ParseKV`.
-    #[serde(rename = "Unmarshaled")]
-    pub unmarshaled: JsonMap,
-    /// Only for overflow events.
-    #[serde(rename = "Overflow", skip_serializing_if = "Option::is_none")]
-    pub overflow: Option<Box<RuntimeAlert>>,
+    /// `WhitelistReason`, `Unmarshaled`, `Overflow`, `StrTimeFormat` (read and written through the methods of the same names); `None` until one is set.
+    pub extra: Option<Box<EventExtra>>,
     /// Event time: set from the log's own date in time-machine mode, else when the line was parsed.
     /// `None` is Go's zero time.
-    #[serde(rename = "Time")]
     pub time: Option<Timestamp>,
     /// Raw timestamp text extracted by a parser (`target: evt.StrTime`).
-    #[serde(rename = "StrTime")]
     pub str_time: CompactString,
-    /// Optional Go layout for `StrTime`.
-    #[serde(rename = "StrTimeFormat")]
-    pub str_time_format: String,
     /// RFC 3339 time written by the date enricher; required to pour into time-machine buckets.
-    #[serde(rename = "MarshaledTime")]
     pub marshaled_time: CompactString,
-    /// Parser result: true when the event left the last stage.
+}
+
+/// The fields of an [`Event`] that few events set: whitelisted ones, `UnmarshalJSON`/`ParseKV` output, overflows,
+/// and parsers that name a date layout.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventExtra {
+    pub whitelist_reason: String,
+    /// Nested values written by `UnmarshalJSON` / `ParseKV`.
+    pub unmarshaled: JsonMap,
+    /// Only for overflow events.
+    pub overflow: Option<Box<RuntimeAlert>>,
+    /// Optional Go layout for `StrTime`.
+    pub str_time_format: String,
+}
+
+/// An [`Event`] as it is written and read (JSON/YAML: `correlator eval --event`, dumps, saved bucket state): the Go
+/// struct's field names, in its order.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct EventFields {
+    #[serde(rename = "Type")]
+    kind: EventType,
+    #[serde(rename = "ExpectMode")]
+    expect_mode: ExpectMode,
+    #[serde(rename = "Whitelisted")]
+    whitelisted: bool,
+    #[serde(rename = "WhitelistReason")]
+    whitelist_reason: String,
+    #[serde(rename = "Stage")]
+    stage: FieldKey,
+    #[serde(rename = "Line")]
+    line: Line,
+    #[serde(rename = "Parsed")]
+    parsed: FieldMap,
+    #[serde(rename = "Enriched")]
+    enriched: FieldMap,
+    #[serde(rename = "Meta")]
+    meta: FieldMap,
+    #[serde(rename = "Unmarshaled")]
+    unmarshaled: JsonMap,
+    #[serde(rename = "Overflow", skip_serializing_if = "Option::is_none")]
+    overflow: Option<Box<RuntimeAlert>>,
+    #[serde(rename = "Time")]
+    time: Option<Timestamp>,
+    #[serde(rename = "StrTime")]
+    str_time: CompactString,
+    #[serde(rename = "StrTimeFormat")]
+    str_time_format: String,
+    #[serde(rename = "MarshaledTime")]
+    marshaled_time: CompactString,
     #[serde(rename = "Process")]
-    pub process: bool,
+    process: bool,
+}
+
+impl Default for EventFields {
+    fn default() -> Self {
+        let e = Event::default();
+        EventFields {
+            kind: e.kind,
+            expect_mode: e.expect_mode,
+            whitelisted: e.whitelisted,
+            whitelist_reason: String::new(),
+            stage: e.stage,
+            line: e.line,
+            parsed: e.parsed,
+            enriched: e.enriched,
+            meta: e.meta,
+            unmarshaled: JsonMap::new(),
+            overflow: None,
+            time: e.time,
+            str_time: e.str_time,
+            str_time_format: String::new(),
+            marshaled_time: e.marshaled_time,
+            process: e.process,
+        }
+    }
+}
+
+impl From<EventFields> for Event {
+    fn from(f: EventFields) -> Self {
+        let mut e = Event::with_line(f.line);
+        e.kind = f.kind;
+        e.expect_mode = f.expect_mode;
+        e.whitelisted = f.whitelisted;
+        e.stage = f.stage;
+        e.parsed = f.parsed;
+        e.enriched = f.enriched;
+        e.meta = f.meta;
+        e.time = f.time;
+        e.str_time = f.str_time;
+        e.marshaled_time = f.marshaled_time;
+        e.process = f.process;
+        let extra = EventExtra {
+            whitelist_reason: f.whitelist_reason,
+            unmarshaled: f.unmarshaled,
+            overflow: f.overflow,
+            str_time_format: f.str_time_format,
+        };
+        if extra != EventExtra::default() {
+            e.extra = Some(Box::new(extra));
+        }
+        e
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = if self.overflow().is_some() { 16 } else { 15 };
+        let mut st = s.serialize_struct("Event", fields)?;
+        st.serialize_field("Type", &self.kind)?;
+        st.serialize_field("ExpectMode", &self.expect_mode)?;
+        st.serialize_field("Whitelisted", &self.whitelisted)?;
+        st.serialize_field("WhitelistReason", self.whitelist_reason())?;
+        st.serialize_field("Stage", &self.stage)?;
+        st.serialize_field("Line", &self.line)?;
+        st.serialize_field("Parsed", &self.parsed)?;
+        st.serialize_field("Enriched", &self.enriched)?;
+        st.serialize_field("Meta", &self.meta)?;
+        st.serialize_field("Unmarshaled", self.unmarshaled())?;
+        match self.overflow() {
+            Some(o) => st.serialize_field("Overflow", o)?,
+            None => st.skip_field("Overflow")?,
+        }
+        st.serialize_field("Time", &self.time)?;
+        st.serialize_field("StrTime", &self.str_time)?;
+        st.serialize_field("StrTimeFormat", self.str_time_format())?;
+        st.serialize_field("MarshaledTime", &self.marshaled_time)?;
+        st.serialize_field("Process", &self.process)?;
+        st.end()
+    }
 }
 
 impl Default for Event {
@@ -705,27 +950,78 @@ impl Default for Event {
     }
 }
 
+/// What `Event::unmarshaled` reads for an event without any.
+static NO_UNMARSHALED: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
+
 impl Event {
     /// A default event holding `line`. Not `Event { line, ..Event::default() }`: that would build and drop a
-    /// default `Line` (three allocations) for every log line.
+    /// default `Line` for every log line.
     fn with_line(line: Line) -> Self {
         Event {
             kind: EventType::Log,
             expect_mode: ExpectMode::Live,
             whitelisted: false,
-            whitelist_reason: String::new(),
+            process: false,
             stage: FieldKey::default(),
             line,
             parsed: FieldMap::new(),
             enriched: FieldMap::new(),
             meta: FieldMap::new(),
-            unmarshaled: JsonMap::new(),
-            overflow: None,
+            extra: None,
             time: None,
             str_time: CompactString::default(),
-            str_time_format: String::new(),
             marshaled_time: CompactString::default(),
-            process: false,
+        }
+    }
+
+    /// An overflow event carrying `alert`.
+    pub fn overflow_event(alert: RuntimeAlert) -> Self {
+        let mut e = Event { kind: EventType::Overflow, ..Event::default() };
+        e.set_overflow(Some(alert));
+        e
+    }
+
+    /// The rarely set fields, made empty on first use.
+    pub fn extra_mut(&mut self) -> &mut EventExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// `WhitelistReason`: why a whitelist dropped the event.
+    pub fn whitelist_reason(&self) -> &str {
+        self.extra.as_ref().map_or("", |x| &x.whitelist_reason)
+    }
+
+    /// `StrTimeFormat`: the Go layout a parser gave for `StrTime`, empty for none.
+    pub fn str_time_format(&self) -> &str {
+        self.extra.as_ref().map_or("", |x| &x.str_time_format)
+    }
+
+    /// `Unmarshaled`: what `UnmarshalJSON` / `ParseKV` wrote.
+    pub fn unmarshaled(&self) -> &JsonMap {
+        self.extra.as_ref().map_or(&NO_UNMARSHALED, |x| &x.unmarshaled)
+    }
+
+    pub fn unmarshaled_mut(&mut self) -> &mut JsonMap {
+        &mut self.extra_mut().unmarshaled
+    }
+
+    /// `Overflow`: the alert of an overflow event.
+    pub fn overflow(&self) -> Option<&RuntimeAlert> {
+        self.extra.as_ref().and_then(|x| x.overflow.as_deref())
+    }
+
+    pub fn overflow_mut(&mut self) -> Option<&mut RuntimeAlert> {
+        self.extra.as_mut().and_then(|x| x.overflow.as_deref_mut())
+    }
+
+    pub fn set_overflow(&mut self, alert: Option<RuntimeAlert>) {
+        match alert {
+            Some(a) => self.extra_mut().overflow = Some(Box::new(a)),
+            None => {
+                if let Some(x) = &mut self.extra {
+                    x.overflow = None;
+                }
+            }
         }
     }
 
@@ -757,7 +1053,7 @@ impl Event {
     /// `Overflow.Alert.Events`); for a log event, `Meta[key]` or `""`.
     pub fn get_meta(&self, key: &str) -> &str {
         if self.kind == EventType::Overflow
-            && let Some(ovf) = &self.overflow
+            && let Some(ovf) = self.overflow()
         {
             for e in &ovf.alert.events {
                 if let Some(v) = e.get_meta(key) {
@@ -1151,6 +1447,85 @@ mod tests {
     }
 
     #[test]
+    fn an_event_and_an_instance_fill_their_allocator_size_classes() {
+        // mimalloc classes: an event with its two `Arc` counts is a 256-byte block, an instance a 192-byte one
+        // (docs/design.md, "Event layout"). A field added past these sizes costs a flood a class more per source.
+        assert_eq!(std::mem::size_of::<Event>(), 240);
+        assert_eq!(std::mem::size_of::<Line>(), 48);
+        assert_eq!(std::mem::size_of::<crate::scenario::instance::Instance>(), 192);
+    }
+
+    #[test]
+    fn events_are_written_with_the_go_fields_in_order_and_read_back() {
+        let labels: FieldMap = [("type", "syslog")].into_iter().collect();
+        let origin = LineOrigin::new("/var/log/auth.log", "file", Arc::new(labels));
+        let mut e = Event::from_line(Line::new("a raw line", &origin, zero_time()), ExpectMode::TimeMachine);
+        e.meta.insert_key(&field_key("source_ip"), "1.2.3.4");
+        e.str_time = "Feb 12 14:10:21".into();
+        let plain = serde_json::to_string(&e).unwrap();
+        let back: Event = serde_json::from_str(&plain).unwrap();
+        assert_eq!(back, e);
+        assert!(back.extra.is_none(), "nothing rare set, nothing boxed");
+
+        e.extra_mut().whitelist_reason = "private ip".into();
+        e.extra_mut().str_time_format = "Jan _2 15:04:05".into();
+        e.unmarshaled_mut().insert("k".into(), serde_json::json!({"a": 1}));
+        let json = serde_json::to_string(&e).unwrap();
+        let keys = [
+            "Type",
+            "ExpectMode",
+            "Whitelisted",
+            "WhitelistReason",
+            "Stage",
+            "Line",
+            "Parsed",
+            "Enriched",
+            "Meta",
+            "Unmarshaled",
+            "StrTime",
+            "StrTimeFormat",
+            "MarshaledTime",
+        ];
+        let at: Vec<usize> = keys.iter().map(|k| json.find(&format!("\"{k}\":")).expect(k)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert!(!json.contains("\"Overflow\""), "no overflow, no field: {json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let line = &v["Line"];
+        assert_eq!(
+            (&line["Src"], &line["Module"], &line["Process"]),
+            (&"/var/log/auth.log".into(), &"file".into(), &true.into())
+        );
+        assert_eq!(line["Labels"]["type"], "syslog");
+        assert_eq!((&v["WhitelistReason"], &v["StrTimeFormat"]), (&"private ip".into(), &"Jan _2 15:04:05".into()));
+        assert_eq!(v["Unmarshaled"]["k"]["a"], 1);
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!((back.whitelist_reason(), back.str_time_format()), ("private ip", "Jan _2 15:04:05"));
+    }
+
+    #[test]
+    fn a_line_shares_its_origin_until_a_static_changes_it_for_one_event() {
+        let origin = LineOrigin::new("/var/log/auth.log", "file", Arc::default());
+        let a = Line::new("one", &origin, zero_time());
+        let mut b = Line::new("two", &origin, zero_time());
+        assert!(Arc::ptr_eq(&a.origin, &b.origin));
+        b.origin_mut().module = Arc::from("syslog");
+        assert_eq!((a.module(), b.module()), ("file", "syslog"));
+        assert!(Arc::ptr_eq(a.src(), b.src()), "the unchanged parts are still shared");
+    }
+
+    #[test]
+    fn overflow_and_unmarshaled_read_empty_until_set() {
+        let mut e = Event::default();
+        assert!(e.overflow().is_none() && e.unmarshaled().is_empty() && e.whitelist_reason().is_empty());
+        e.set_overflow(None);
+        assert!(e.extra.is_none(), "clearing what is not there allocates nothing");
+        let o = Event::overflow_event(RuntimeAlert::default());
+        assert_eq!(o.kind, EventType::Overflow);
+        assert!(o.overflow().is_some());
+    }
+
+    #[test]
     fn compacting_an_event_keeps_its_content() {
         let mut e = Event::from_line(Line { raw: "a raw line".into(), ..Line::default() }, ExpectMode::TimeMachine);
         e.parsed.insert_key(&field_key("program"), "sshd");
@@ -1239,7 +1614,7 @@ mod tests {
             r#"{"Meta": {"source_ip": "1.2.3.4", "port": 22}, "Line": {"Raw": "x", "Labels": {"type": "syslog"}}}"#;
         let evt: Event = serde_json::from_str(json).unwrap();
         assert_eq!(evt.meta.get("port"), Some("22"));
-        assert_eq!(evt.line.labels.get("type"), Some("syslog"));
+        assert_eq!(evt.line.labels().get("type"), Some("syslog"));
         let out = serde_json::to_value(&evt).unwrap();
         assert_eq!(out["Meta"]["source_ip"], "1.2.3.4");
         assert_eq!(out["Type"], "log");
@@ -1253,7 +1628,7 @@ mod tests {
             meta: vec![MetaItem { key: "service".into(), value: "ssh".into() }],
             ..AlertEvent::default()
         });
-        let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
+        let evt = Event::overflow_event(ovf);
         assert_eq!(evt.get_meta("service"), "ssh");
         assert_eq!(evt.get_meta("other"), "");
     }

@@ -1,24 +1,21 @@
 //! The read-only form a [`FieldMap`](super::FieldMap) takes once a bucket keeps its event: every entry in one
-//! byte buffer, in the map's key order, after a count of the entries. A key written in the configuration (a
-//! `&'static str`, as compiled parsers and enrichers insert them) is kept as its length (one byte) and its address
-//! (8 bytes on a 64-bit machine), any other key as [`OWNED`], its length and its text; a value as its length and
-//! its text. Lengths are LEB128.
+//! byte buffer, in the map's key order, after a count of the entries. A key is kept as its number when it has one
+//! (an interned name, [`field_key`]: every name compiled parsers and enrichers write) or as a 0, its length and
+//! its text (a name met at run time); a value as its length and its text. Numbers and lengths are LEB128.
 //!
 //! Why: a flood of distinct sources leaves one live bucket instance per source, each holding the event it was
 //! poured, for the bucket's whole life. In the parsing form an entry takes 40 bytes (a 16-byte key, a 24-byte
-//! inline value) whatever its length; an sshd failure's `Meta` (6 fields) and `Parsed` (4) took 400 bytes that way
-//! and take about 170 packed. Keeping the static keys' addresses rather than their text makes packing one copy
-//! per entry (the value's), and lets a read match a compiled reader's key by its address, as the parsing form
-//! does. A read walks the entries, which is slower than the parsing form's search on a long map, so only events
-//! that are done being parsed are packed; a write turns the map back into the parsing form (`FieldMap::open`).
+//! inline value) whatever its length; an sshd failure's `Parsed` (12 fields) and `Meta` (8) take 800 bytes that
+//! way and about 260 packed, most of it the values' text. A key's number takes one to three bytes where its
+//! address took eight (item 49 of docs/performance.md), and reads as the interned name, whose address is the one a
+//! compiled reader's key has, so a read matches it as the parsing form does. A read walks the entries, which is
+//! slower than the parsing form's search on a long map, so only events that are done being parsed are packed; a
+//! write turns the map back into the parsing form (`FieldMap::open`).
 
-use super::{FieldKey, same_key};
+use super::{FieldKey, field_key, interned_name, same_key};
 
-/// Tag of an entry whose key is written out (a name met at run time, or a static one of 255 bytes or more).
-const OWNED: u8 = 255;
-
-/// Bytes of a static key's address.
-const ADDR: usize = std::mem::size_of::<usize>();
+/// Tag of an entry whose key is written out (a name met at run time, or interned past the last number).
+const TEXT: usize = 0;
 
 /// The entries of a packed map. Never empty: an empty map stays in the parsing form, which allocates nothing.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,54 +94,55 @@ fn text(b: &[u8]) -> &str {
 /// The key of an entry as stored.
 #[derive(Clone, Copy)]
 enum Key<'a> {
-    /// Length and address of a `&'static str`.
-    Static(usize, usize),
-    Owned(&'a [u8]),
+    /// The number of an interned name.
+    Id(u16),
+    Text(&'a [u8]),
 }
 
 impl<'a> Key<'a> {
-    /// The key's bytes: a static key's text lives for the whole process, so it outlives any map.
+    /// The key's bytes: an interned name lives for the whole process, so it outlives any map.
     #[inline]
     fn bytes(self) -> &'a [u8] {
         match self {
-            Key::Static(len, at) => static_bytes(len, at),
-            Key::Owned(k) => k,
+            // Every number stored was handed out before (`key_id`); the fallback keeps a read total.
+            Key::Id(id) => interned_name(id).unwrap_or("").as_bytes(),
+            Key::Text(k) => k,
         }
     }
 
-    /// The key as a map of the parsing form holds it: static text is referenced again, not copied.
+    /// The key as a map of the parsing form holds it: an interned name is referenced again, not copied.
     fn to_field_key(self) -> FieldKey {
         match self {
-            Key::Static(len, at) => FieldKey::from_static(text(static_bytes(len, at))),
-            Key::Owned(k) => FieldKey::new(text(k)),
+            Key::Id(id) => FieldKey::interned(id).unwrap_or_default(),
+            Key::Text(k) => FieldKey::new(text(k)),
         }
     }
 }
 
-/// The text of a static key whose entry this map wrote.
+/// The number `k` is stored as, 0 for none. A name written in Correlator's source (`FieldKey::from_static`, as
+/// enrichers name their fields) is interned here to get one: there are few such names. A name made at run time
+/// is not (it may come from a log line, and interned names are kept forever).
 #[inline]
-fn static_bytes(len: usize, at: usize) -> &'static [u8] {
-    // SAFETY: `PackedFields::new` writes a `Key::Static` entry only for a key whose text is a `&'static str` (see
-    // `static_key`), with that text's length and exposed address; such text is never freed or changed.
-    unsafe { std::slice::from_raw_parts(std::ptr::with_exposed_provenance::<u8>(at), len) }
-}
-
-/// The static text of `k`, when it is static and short enough for a one-byte length below [`OWNED`].
-#[inline]
-fn static_key(k: &FieldKey) -> Option<&'static str> {
-    k.static_str().filter(|t| t.len() < OWNED as usize)
+fn key_id(k: &FieldKey) -> u16 {
+    match k.id() {
+        0 if k.is_static() => field_key(k).id(),
+        id => id,
+    }
 }
 
 /// The key of the entry at the head of `b` and the bytes after it; `None` at the end of the buffer.
 #[inline]
 fn take_key(b: &[u8]) -> Option<(Key<'_>, &[u8])> {
-    let (&tag, rest) = b.split_first()?;
-    if tag == OWNED {
-        let (k, rest) = take_field(rest);
-        return Some((Key::Owned(k), rest));
+    if b.is_empty() {
+        return None;
     }
-    let (addr, rest) = rest.split_first_chunk::<ADDR>()?;
-    Some((Key::Static(tag as usize, usize::from_ne_bytes(*addr)), rest))
+    let (tag, rest) = take_len(b);
+    if tag == TEXT {
+        let (k, rest) = take_field(rest);
+        return Some((Key::Text(k), rest));
+    }
+    // Only numbers of `u16` were written.
+    Some((Key::Id(tag as u16), rest))
 }
 
 impl PackedFields {
@@ -155,9 +153,9 @@ impl PackedFields {
             return None;
         }
         let size = entries.clone().fold(len_size(count), |size, (k, v)| {
-            let key = match static_key(k) {
-                Some(_) => 1 + ADDR,
-                None => 1 + field_size(k),
+            let key = match key_id(k) {
+                0 => 1 + field_size(k),
+                id => len_size(id.into()),
             };
             size + key + field_size(v)
         });
@@ -166,17 +164,13 @@ impl PackedFields {
         let mut buf = vec![0u8; size].into_boxed_slice();
         let mut at = put_len_at(&mut buf, 0, count);
         for (k, v) in entries {
-            match static_key(k) {
-                Some(text) => {
-                    buf[at] = text.len() as u8;
-                    buf[at + 1..at + 1 + ADDR].copy_from_slice(&text.as_ptr().expose_provenance().to_ne_bytes());
-                    at += 1 + ADDR;
+            at = match key_id(k) {
+                0 => {
+                    buf[at] = TEXT as u8;
+                    put_field_at(&mut buf, at + 1, k.as_bytes())
                 }
-                None => {
-                    buf[at] = OWNED;
-                    at = put_field_at(&mut buf, at + 1, k.as_bytes());
-                }
-            }
+                id => put_len_at(&mut buf, at, id.into()),
+            };
             at = put_field_at(&mut buf, at, v.as_bytes());
         }
         debug_assert_eq!(at, size);
@@ -187,8 +181,8 @@ impl PackedFields {
         take_len(&self.0).0
     }
 
-    /// The value of `key`, matched as the parsing form matches it (`same_key`: a static key's address is that of
-    /// its text). Not inlined into `FieldMap::get`, whose parsing-form search is on every line's hot path.
+    /// The value of `key`, matched as the parsing form matches it (`same_key`: a numbered key reads as the
+    /// interned name, whose address a compiled reader's key has). Not inlined into `FieldMap::get`, whose parsing-form search is on every line's hot path.
     #[inline(never)]
     pub fn get(&self, key: &str) -> Option<&str> {
         let kb = key.as_bytes();
@@ -268,14 +262,13 @@ mod tests {
     #[test]
     fn packs_and_reads_back_every_entry_in_order() {
         let long = "v".repeat(300); // a length that takes two bytes
-        let key300: &'static str = Box::leak("k".repeat(300).into_boxed_str()); // static, but too long for a tag
         let entries = [
             (FieldKey::new(""), "empty key"),
-            (FieldKey::from_static("a"), ""),
-            (FieldKey::from_static("log_type"), "ssh_failed-auth"),
-            (FieldKey::from_static(key300), "x"),
+            (field_key("a"), ""),
+            (field_key("log_type"), "ssh_failed-auth"),
+            (FieldKey::from_static("a_name_written_in_the_source"), "x"),
             (FieldKey::new("source_ip"), long.as_str()),
-            (FieldKey::from_static("é"), "ünï"),
+            (field_key("é"), "ünï"),
         ];
         let p = pack(&entries);
         assert_eq!(p.len(), 6);
@@ -284,7 +277,7 @@ mod tests {
         assert_eq!(p.iter().collect::<Vec<_>>(), want);
         for (k, v) in &want {
             assert_eq!(p.get(k), Some(*v), "{k}");
-            // Found by text too, not only by the address it was inserted with.
+            // Found by text too, not only by the interned name's address.
             let copy = String::from(*k);
             assert_eq!(p.get(&copy), Some(*v), "{k}");
         }
@@ -292,22 +285,25 @@ mod tests {
         assert_eq!(p.get("log_typ"), None);
         assert_eq!(p.get("log_typf"), None);
         assert_eq!(p.get("k"), None);
-        // count; per entry a tag, then an address (static keys) or a length and the text; then the value's length
-        // (one byte or two) and text
+        // count; per entry the key's number, or a 0 then its length and text (a run-time name); then the value's
+        // length (one byte or two) and text. A name written in the source was numbered when packed.
+        let id = |name: &str| len_size(field_key(name).id().into());
+        assert_ne!(field_key("a_name_written_in_the_source").id(), 0);
         let sizes = [
             1 + 1 + 1 + 9,
-            1 + ADDR + 1,
-            1 + ADDR + 1 + 15,
-            1 + 2 + 300 + 1 + 1,
+            id("a") + 1,
+            id("log_type") + 1 + 15,
+            id("a_name_written_in_the_source") + 1 + 1,
             1 + 1 + 9 + 2 + 300,
-            1 + ADDR + 1 + 5,
+            id("é") + 1 + 5,
         ];
         assert_eq!(p.heap_size(), 1 + sizes.iter().sum::<usize>());
     }
 
     #[test]
-    fn unpacked_keys_stay_static_or_owned_as_they_were() {
-        let entries = [(FieldKey::from_static("a"), "1"), (FieldKey::new("b"), "2")];
+    fn unpacked_keys_are_interned_or_owned() {
+        let entries =
+            [(field_key("a"), "1"), (FieldKey::from_static("b_in_the_source"), "2"), (FieldKey::new("c"), "3")];
         let p = pack(&entries);
         let mut rest = take_len(&p.0).1;
         let mut keys = Vec::new();
@@ -315,9 +311,22 @@ mod tests {
             keys.push(k.to_field_key());
             rest = take_field(after).1;
         }
-        assert_eq!(keys, [FieldKey::from_static("a"), FieldKey::new("b")]);
-        assert!(keys[0].is_static() && std::ptr::eq(keys[0].as_ptr(), "a".as_ptr()));
-        assert!(!keys[1].is_static());
+        assert_eq!(keys, entries.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+        // The interned name itself, as compiled readers hold it: matched by address.
+        assert!(keys[0].is_static() && std::ptr::eq(keys[0].as_ptr(), field_key("a").as_ptr()));
+        assert_eq!(keys[0].id(), field_key("a").id());
+        assert!(keys[1].is_static() && keys[1].id() == field_key("b_in_the_source").id());
+        assert!(!keys[2].is_static() && keys[2].id() == 0);
+    }
+
+    #[test]
+    fn numbers_read_back_as_the_names_they_were_given_to() {
+        let k = field_key("a_numbered_name");
+        assert_ne!(k.id(), 0);
+        assert_eq!(interned_name(k.id()), Some("a_numbered_name"));
+        assert_eq!(FieldKey::interned(k.id()).map(|k| k.id()), Some(k.id()));
+        assert_eq!(interned_name(0), None);
+        assert_eq!(FieldKey::new("a_numbered_name").id(), 0);
     }
 
     #[test]

@@ -28,10 +28,10 @@ pub fn diff(before: &Event, after: &Event) -> Vec<Change> {
     }
     let mut a = Vec::new();
     let mut b = Vec::new();
-    for (k, v) in &before.unmarshaled {
+    for (k, v) in before.unmarshaled() {
         leaves(format!("Unmarshaled.{k}"), v, &mut a);
     }
-    for (k, v) in &after.unmarshaled {
+    for (k, v) in after.unmarshaled() {
         leaves(format!("Unmarshaled.{k}"), v, &mut b);
     }
     a.sort();
@@ -39,9 +39,9 @@ pub fn diff(before: &Event, after: &Event) -> Vec<Change> {
     sorted_diff(a, b, &mut out);
     for (field, x, y) in [
         ("StrTime", before.str_time.as_str(), after.str_time.as_str()),
-        ("StrTimeFormat", before.str_time_format.as_str(), after.str_time_format.as_str()),
+        ("StrTimeFormat", before.str_time_format(), after.str_time_format()),
         ("MarshaledTime", before.marshaled_time.as_str(), after.marshaled_time.as_str()),
-        ("WhitelistReason", before.whitelist_reason.as_str(), after.whitelist_reason.as_str()),
+        ("WhitelistReason", before.whitelist_reason(), after.whitelist_reason()),
     ] {
         if x != y {
             let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -123,7 +123,7 @@ mod tests {
         b.parsed.remove("gone");
         b.parsed.insert("user", "root");
         b.meta.insert("log_type", "ssh_failed-auth");
-        b.unmarshaled.insert("j".into(), serde_json::json!({"a": {"b": 1}, "c": "d"}));
+        b.unmarshaled_mut().insert("j".into(), serde_json::json!({"a": {"b": 1}, "c": "d"}));
         b.str_time = "Feb 12 14:10:21".into();
         b.whitelisted = true;
         let d = diff(&a, &b);

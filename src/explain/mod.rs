@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::event::{Event, ExpectMode, FieldMap, Line};
+use crate::event::{Event, ExpectMode, FieldMap, Line, LineOrigin};
 use crate::expr::{EvalArena, Scope};
 use crate::parser::node::{GrokSource, Node};
 use crate::parser::runtime::Runtime;
@@ -87,8 +87,7 @@ pub struct OverflowTrace {
 pub struct Explainer {
     pipeline: Arc<Pipeline>,
     engine: Engine,
-    labels: Arc<FieldMap>,
-    src: Arc<str>,
+    origin: Arc<LineOrigin>,
     line: usize,
     /// Also say why each scenario that did not take the event refused it.
     pub scenario_reasons: bool,
@@ -98,20 +97,19 @@ impl Explainer {
     /// `src` is `evt.Line.Src` (the file's path, or a name for a line given on the command line).
     pub fn new(pipeline: Arc<Pipeline>, labels: FieldMap, src: &str) -> Explainer {
         let engine = Engine::new(Arc::clone(&pipeline));
-        Explainer { pipeline, engine, labels: Arc::new(labels), src: Arc::from(src), line: 0, scenario_reasons: false }
+        Explainer {
+            pipeline,
+            engine,
+            origin: LineOrigin::new(src, "file", Arc::new(labels)),
+            line: 0,
+            scenario_reasons: false,
+        }
     }
 
     pub fn explain(&mut self, raw: String) -> LineExplanation {
         self.line += 1;
         let now = self.pipeline.services.now();
-        let line = Line {
-            raw: raw.clone(),
-            src: Arc::clone(&self.src),
-            time: now,
-            labels: Arc::clone(&self.labels),
-            module: Arc::from("file"),
-            process: true,
-        };
+        let line = Line::new(raw.clone(), &self.origin, now);
         let evt = Event::from_line(line, ExpectMode::TimeMachine);
         let pipeline = Arc::clone(&self.pipeline);
         let mut rec = Recorder::new(&pipeline, &evt);
@@ -160,7 +158,7 @@ fn dropped_stage(stages: &Stages, evt: &Event) -> String {
 }
 
 fn overflow_trace(evt: &Event) -> Option<OverflowTrace> {
-    let o = evt.overflow.as_ref()?;
+    let o = evt.overflow()?;
     Some(OverflowTrace {
         scenario: o.alert.scenario.clone(),
         sources: o.sources.keys().cloned().collect(),

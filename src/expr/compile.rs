@@ -222,7 +222,7 @@ impl FieldRead {
             FieldRead::Meta => &e.meta,
             FieldRead::Parsed => &e.parsed,
             FieldRead::Enriched => &e.enriched,
-            FieldRead::Labels => &e.line.labels,
+            FieldRead::Labels => e.line.labels(),
         }
     }
 }
@@ -261,13 +261,13 @@ impl EvtText {
     pub fn of(self, e: &Event) -> &str {
         match self {
             EvtText::Stage => &e.stage,
-            EvtText::WhitelistReason => &e.whitelist_reason,
+            EvtText::WhitelistReason => e.whitelist_reason(),
             EvtText::StrTime => &e.str_time,
-            EvtText::StrTimeFormat => &e.str_time_format,
+            EvtText::StrTimeFormat => e.str_time_format(),
             EvtText::MarshaledTime => &e.marshaled_time,
             EvtText::LineRaw => &e.line.raw,
-            EvtText::LineSrc => &e.line.src,
-            EvtText::LineModule => &e.line.module,
+            EvtText::LineSrc => e.line.src(),
+            EvtText::LineModule => e.line.module(),
         }
     }
 }
@@ -1179,7 +1179,7 @@ impl Node for UnmarshalInto {
         let (Some(input), Some(key)) = (input.as_str(), key.as_str()) else {
             return Err(ExprError::new(format!("{}: expected (string, map, string)", self.kind.name()), self.span));
         };
-        let existing = evt_of(cx, self.span)?.unmarshaled.get(key);
+        let existing = evt_of(cx, self.span)?.unmarshaled().get(key);
         let m = match self.kind.decode(input, existing).map_err(rt(self.span))? {
             helpers::kv::Decoded::Replace(v) => Mutation::SetUnmarshaled(key.to_string(), v),
             helpers::kv::Decoded::Merge(pairs) => Mutation::MergeUnmarshaled(key.to_string(), pairs),

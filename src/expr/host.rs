@@ -207,20 +207,20 @@ impl HostObject for Event {
             "Type" => Value::Int(self.kind.as_int()),
             "ExpectMode" => Value::Int(self.expect_mode.as_int()),
             "Whitelisted" => Value::Bool(self.whitelisted),
-            "WhitelistReason" => Value::str(&self.whitelist_reason),
+            "WhitelistReason" => Value::str(self.whitelist_reason()),
             "Stage" => Value::str(&self.stage),
             "Line" => Value::Host(&self.line),
             "Parsed" => Value::Host(&self.parsed),
             "Enriched" => Value::Host(&self.enriched),
             "Meta" => Value::Host(&self.meta),
-            "Unmarshaled" => Value::Host(&self.unmarshaled),
-            "Overflow" => match &self.overflow {
-                Some(o) => Value::Host(&**o),
+            "Unmarshaled" => Value::Host(self.unmarshaled()),
+            "Overflow" => match self.overflow() {
+                Some(o) => Value::Host(o),
                 None => Value::Host(&ZERO_OVERFLOW),
             },
             "Time" => time_value(self.time),
             "StrTime" => Value::str(&self.str_time),
-            "StrTimeFormat" => Value::str(&self.str_time_format),
+            "StrTimeFormat" => Value::str(self.str_time_format()),
             "MarshaledTime" => Value::str(&self.marshaled_time),
             "Process" => Value::Bool(self.process),
             "Appsec" => Value::Nil,
@@ -232,7 +232,7 @@ impl HostObject for Event {
         match name {
             "GetType" => Ok(Value::str(self.kind.as_str())),
             "GetMeta" => Ok(Value::str(self.get_meta(str_arg(&args, 0, name)?))),
-            "GetSources" => Ok(match &self.overflow {
+            "GetSources" => Ok(match self.overflow() {
                 Some(o) => Value::array(o.sources.keys().map(|k| Value::str(k))),
                 None => Value::array([]),
             }),
@@ -258,11 +258,11 @@ impl HostObject for Line {
     fn field<'a>(&'a self, name: &str) -> Option<Value<'a>> {
         Some(match name {
             "Raw" => Value::str(&self.raw),
-            "Src" => Value::str(&self.src),
-            "Module" => Value::str(&self.module),
+            "Src" => Value::str(self.src()),
+            "Module" => Value::str(self.module()),
             "Time" => Value::Time(self.time),
-            "Labels" => Value::Host(&*self.labels),
-            "Process" => Value::Bool(self.process),
+            "Labels" => Value::Host(self.labels()),
+            "Process" => Value::Bool(self.process()),
             _ => return None,
         })
     }

@@ -281,10 +281,11 @@ impl Mutation {
             Mutation::SetMeta(k, v) => evt.meta.insert(&k, v),
             Mutation::SetParsed(k, v) => evt.parsed.insert(&k, v),
             Mutation::SetUnmarshaled(k, v) => {
-                evt.unmarshaled.insert(k, v);
+                evt.unmarshaled_mut().insert(k, v);
             }
             Mutation::MergeUnmarshaled(k, pairs) => {
-                let slot = evt.unmarshaled.entry(k).or_insert_with(|| serde_json::Value::Object(Default::default()));
+                let slot =
+                    evt.unmarshaled_mut().entry(k).or_insert_with(|| serde_json::Value::Object(Default::default()));
                 match slot {
                     serde_json::Value::Object(m) => m.extend(pairs),
                     other => *other = serde_json::Value::Object(pairs),

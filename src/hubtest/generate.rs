@@ -133,12 +133,12 @@ fn event_facts(at: &str, evt: &Event, paths: &PathContext, out: &mut Vec<Fact>) 
             out.extend(paths.string_fact(format!("{at}.Evt.{field}[{}]", quote(k)), v));
         }
     }
-    for (k, v) in &evt.unmarshaled {
+    for (k, v) in evt.unmarshaled() {
         json_facts(format!("{at}.Evt.Unmarshaled[{}]", quote(k)), v, paths, out);
     }
     out.push(Fact::new(format!("{at}.Evt.Whitelisted"), Lit::Bool(evt.whitelisted)));
-    if !evt.whitelist_reason.is_empty() {
-        out.extend(paths.string_fact(format!("{at}.Evt.WhitelistReason"), &evt.whitelist_reason));
+    if !evt.whitelist_reason().is_empty() {
+        out.extend(paths.string_fact(format!("{at}.Evt.WhitelistReason"), evt.whitelist_reason()));
     }
 }
 
@@ -171,7 +171,7 @@ fn json_facts(lhs: String, v: &serde_json::Value, paths: &PathContext, out: &mut
 pub fn scenario_facts(overflows: &[Event], paths: &PathContext) -> Vec<Fact> {
     let mut out = vec![Fact::new("len(results)".into(), Lit::Int(overflows.len() as i64))];
     for (i, evt) in overflows.iter().enumerate() {
-        let Some(ovf) = &evt.overflow else { continue };
+        let Some(ovf) = evt.overflow() else { continue };
         let at = format!("results[{i}].Overflow");
         for (key, src) in &ovf.sources {
             // `"key" in GetSources()` is not an equality: rendered by hand, and kept whatever the other run says.
@@ -242,7 +242,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::event::{AlertEvent, EventType, MetaItem, RuntimeAlert, Source};
+    use crate::event::{AlertEvent, MetaItem, RuntimeAlert, Source};
 
     #[test]
     fn quoting_survives_the_expression_lexer() {
@@ -268,7 +268,7 @@ mod tests {
         evt.parsed.insert("empty", "");
         evt.meta.insert("datasource_path", "/cases/x/auth.log");
         evt.meta.insert("other", "/cases/x/elsewhere");
-        evt.unmarshaled.insert("j".into(), serde_json::json!({"n": 4, "f": 0.5, "l": [1], "s": "v", "z": null}));
+        evt.unmarshaled_mut().insert("j".into(), serde_json::json!({"n": 4, "f": 0.5, "l": [1], "s": "v", "z": null}));
         dump.stages.entry("s00-raw".into()).or_default().insert("a/b".into(), vec![(evt.clone(), true)]);
         dump.stages.entry("s01-parse".into()).or_default().insert("c/d".into(), vec![(evt, false)]);
         let lines: Vec<String> = parser_facts(&dump, &paths()).iter().map(Fact::render).collect();
@@ -303,7 +303,7 @@ mod tests {
             meta: vec![MetaItem { key: "datasource_path".into(), value: "/cases/x/auth.log".into() }],
             raw: String::new(),
         });
-        let evt = Event { kind: EventType::Overflow, overflow: Some(Box::new(ovf)), ..Event::default() };
+        let evt = Event::overflow_event(ovf);
         let facts = scenario_facts(&[evt], &paths());
         let r = render(&facts, &facts);
         assert_eq!(

@@ -13,7 +13,7 @@ pub mod results;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::event::{Event, ExpectMode, FieldMap, Line};
+use crate::event::{Event, ExpectMode, FieldMap, Line, LineOrigin};
 use crate::hub::{HubIndex, ItemFile, ItemKind};
 use crate::pipeline::{self, BuildOptions, Engine, Hooks};
 
@@ -109,22 +109,14 @@ pub fn run_case_log(case: &Case, opts: &RunOptions) -> Result<CaseRun, String> {
     let labels = Arc::new(labels);
     let log = case.log_path();
     let abs = std::fs::canonicalize(&log).unwrap_or(log.clone());
-    let src: Arc<str> = Arc::from(abs.to_string_lossy().as_ref());
-    let module: Arc<str> = Arc::from("file");
+    let origin = LineOrigin::new(&abs.to_string_lossy(), "file", labels);
     let now = pipeline.services.now();
 
     let mut dump = ParserDump::default();
     let mut overflows = Vec::new();
     let mut alerts = Vec::new();
     crate::cli::common::read_log_lines(&log, |raw| {
-        let line = Line {
-            raw,
-            src: Arc::clone(&src),
-            time: now,
-            labels: Arc::clone(&labels),
-            module: Arc::clone(&module),
-            process: true,
-        };
+        let line = Line::new(raw, &origin, now);
         let evt = Event::from_line(line, ExpectMode::TimeMachine);
         let outcome = pipeline.parse(evt, Some(&mut dump));
         let hooks = Hooks { dump: Some(&mut overflows), tracer: Some(&mut dump) };

@@ -55,7 +55,7 @@ impl ParserDump {
 
 /// The sort key cscli uses for overflows: scenario name followed by the source keys joined with `@`.
 pub fn overflow_sort_key(evt: &Event) -> String {
-    match &evt.overflow {
+    match evt.overflow() {
         Some(o) => {
             let keys: Vec<&str> = o.sources.keys().map(String::as_str).collect();
             format!("{}{}", o.alert.scenario, keys.join("@"))

@@ -208,7 +208,7 @@ impl Dispatcher {
     /// [`Dispatcher::dispatch`], with the profiles' routing applied when given: a listener that some profile
     /// names in `notifications` only takes the alerts whose matching profiles name it.
     pub fn dispatch_routed(&self, evt: &Event, route: Option<&Route>) {
-        let Some(ovf) = evt.overflow.as_deref() else { return };
+        let Some(ovf) = evt.overflow() else { return };
         let severity = ovf.alert.severity;
         let mut view: Option<Arc<EventView>> = None;
         let mut row: Option<Option<Arc<AuditRow>>> = None;
@@ -254,7 +254,7 @@ impl Dispatcher {
     }
 
     fn filter_accepts(&self, slot: &Slot, f: &Program, evt: &Event) -> bool {
-        let Some(ovf) = evt.overflow.as_deref() else { return false };
+        let Some(ovf) = evt.overflow() else { return false };
         let mut scope = Scope::new(&self.services).with_evt(evt);
         scope.bind("Alert", Value::host(&ovf.alert));
         match f.eval_bool(&mut scope) {
@@ -645,7 +645,7 @@ mod tests {
         let mut d = Dispatcher::new(vec![s, a]);
         let mut e = alert(1, Severity::Warning);
         d.dispatch(&e);
-        e.overflow.as_mut().unwrap().alert.audit =
+        e.overflow_mut().unwrap().alert.audit =
             Some(crate::event::AuditRecord { schema: "logins".into(), columns: vec![("u".into(), "x".into())] });
         d.dispatch(&e);
         d.close();

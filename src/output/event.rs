@@ -73,7 +73,7 @@ pub struct EventView {
 impl EventView {
     /// The view of an overflow event; `None` for any other event.
     pub fn from_event(evt: &Event) -> Option<EventView> {
-        let ovf = evt.overflow.as_deref()?;
+        let ovf = evt.overflow()?;
         let a = &ovf.alert;
         let mut data = Data::default();
         data.put_str("scenario", &a.scenario);
@@ -167,7 +167,7 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<String>) {
 /// The Meta keys every kept event has with one same value.
 fn common_meta(evt: &Event) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
-    let Some(ovf) = evt.overflow.as_deref() else { return out };
+    let Some(ovf) = evt.overflow() else { return out };
     let mut events = ovf.alert.events.iter();
     let Some(first) = events.next() else { return out };
     let rest: Vec<_> = events.collect();
@@ -194,7 +194,7 @@ pub struct AuditRow {
 impl AuditRow {
     /// The audit row an overflow event carries, if any.
     pub fn from_event(evt: &Event) -> Option<AuditRow> {
-        let ovf = evt.overflow.as_deref()?;
+        let ovf = evt.overflow()?;
         let AuditRecord { schema, columns } = ovf.alert.audit.clone()?;
         Some(AuditRow {
             schema,
@@ -246,12 +246,9 @@ pub(crate) mod tests {
                 raw: format!("Feb 12 14:10:21 host sshd[1]: Failed password for admin from {ip} port 2 ssh2"),
             },
         ];
-        Event {
-            kind: EventType::Overflow,
-            marshaled_time: "2026-02-12T14:10:21Z".into(),
-            overflow: Some(Box::new(ovf)),
-            ..Event::default()
-        }
+        let mut evt = Event::overflow_event(ovf);
+        evt.marshaled_time = "2026-02-12T14:10:21Z".into();
+        evt
     }
 
     #[test]
@@ -286,7 +283,7 @@ pub(crate) mod tests {
         assert!(v.summary.starts_with("Ip 1.2.3.4"));
         assert!(v.message.is_none());
         evt.kind = EventType::Log;
-        evt.overflow = None;
+        evt.set_overflow(None);
         assert!(EventView::from_event(&evt).is_none());
     }
 
@@ -294,7 +291,7 @@ pub(crate) mod tests {
     fn audit_rows() {
         let mut evt = sample_alert("1.2.3.4", Severity::Notice, "x");
         assert!(AuditRow::from_event(&evt).is_none());
-        evt.overflow.as_mut().unwrap().alert.audit =
+        evt.overflow_mut().unwrap().alert.audit =
             Some(AuditRecord { schema: "logins".into(), columns: vec![("user".into(), "root".into())] });
         let r = AuditRow::from_event(&evt).unwrap();
         assert_eq!(r.schema, "logins");

@@ -11,7 +11,7 @@ use crate::event::{Event, RuntimeAlert};
 
 /// The alert of an overflow event, as one JSON object.
 pub fn alert_json(evt: &Event) -> Value {
-    let Some(ovf) = evt.overflow.as_deref() else { return Value::Null };
+    let Some(ovf) = evt.overflow() else { return Value::Null };
     runtime_alert_json(ovf)
 }
 
@@ -62,7 +62,7 @@ pub fn runtime_alert_json(ovf: &RuntimeAlert) -> Value {
 
 /// One line of text: `stop_at severity scenario scope value (N events) summary`.
 pub fn alert_text(evt: &Event) -> String {
-    let Some(ovf) = evt.overflow.as_deref() else { return String::new() };
+    let Some(ovf) = evt.overflow() else { return String::new() };
     let a = &ovf.alert;
     format!(
         "{} {:<7} {} {} {} ({} events) {}",

@@ -11,7 +11,7 @@ pub fn call(name: &str, value: &str, evt: &mut Event, rt: &Runtime) {
         let ctx = EnrichContext {
             clock: rt.clock,
             time_machine: evt.expect_mode == ExpectMode::TimeMachine,
-            str_time_format: &evt.str_time_format,
+            str_time_format: evt.str_time_format(),
             line_raw: &evt.line.raw,
         };
         rt.enrichers.call(name, value, &ctx)
@@ -28,6 +28,6 @@ pub fn call(name: &str, value: &str, evt: &mut Event, rt: &Runtime) {
         evt.time = Some(t);
     }
     if let Some(map) = out.unmarshaled {
-        evt.unmarshaled.extend(map);
+        evt.unmarshaled_mut().extend(map);
     }
 }

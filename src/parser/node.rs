@@ -253,10 +253,10 @@ impl Node {
 
         // Correlator: an audit schema makes the overflow an audit event (after the statics, which it may read).
         if let Some(schema) = &self.audit
-            && evt.overflow.is_some()
+            && evt.overflow().is_some()
         {
             let record = self.audit_record(schema, evt, rt);
-            if let Some(ovf) = evt.overflow.as_deref_mut() {
+            if let Some(ovf) = evt.overflow_mut() {
                 ovf.alert.audit = Some(record);
             }
         }
@@ -503,7 +503,8 @@ mod tests {
         let enrichers = Enrichers::new(&EnrichConfig::default());
         let counters = ParserCounters::default();
         let rt = Runtime { services: &services, enrichers: &enrichers, clock: &SystemClock, counters: &counters };
-        let line = crate::event::Line { raw: raw.into(), module: Arc::from("file"), ..Default::default() };
+        let origin = crate::event::LineOrigin::new("", "file", Default::default());
+        let line = crate::event::Line::new(raw, &origin, crate::event::zero_time());
         let mut evt = Event::from_line(line, crate::event::ExpectMode::TimeMachine);
         let logged = crate::itemdebug::tests::logged("warn", || {
             stages.parse(&mut evt, &rt, None);

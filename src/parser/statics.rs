@@ -88,22 +88,22 @@ impl Field {
     pub fn set(&self, evt: &mut Event, value: String) {
         match self {
             Field::StrTime => evt.str_time = value.into(),
-            Field::StrTimeFormat => evt.str_time_format = value,
+            Field::StrTimeFormat => evt.extra_mut().str_time_format = value,
             Field::MarshaledTime => evt.marshaled_time = value.into(),
-            Field::WhitelistReason => evt.whitelist_reason = value,
+            Field::WhitelistReason => evt.extra_mut().whitelist_reason = value,
             Field::LineRaw => evt.line.raw = value,
-            Field::LineSrc => evt.line.src = Arc::from(value),
-            Field::LineModule => evt.line.module = Arc::from(value),
-            Field::Label(k) => Arc::make_mut(&mut evt.line.labels).insert_key(k, value),
+            Field::LineSrc => evt.line.origin_mut().src = Arc::from(value),
+            Field::LineModule => evt.line.origin_mut().module = Arc::from(value),
+            Field::Label(k) => Arc::make_mut(&mut evt.line.origin_mut().labels).insert_key(k, value),
             Field::Parsed(k) => evt.parsed.insert_key(k, value),
             Field::Meta(k) => evt.meta.insert_key(k, value),
             Field::Enriched(k) => evt.enriched.insert_key(k, value),
             Field::Unmarshaled(k) => {
-                evt.unmarshaled.insert(k.to_string(), serde_json::Value::String(value));
+                evt.unmarshaled_mut().insert(k.to_string(), serde_json::Value::String(value));
             }
             Field::SourceValue | Field::SourceScope | Field::SourceIp | Field::SourceRange => {
                 // On a log event there is no overflow: CrowdSec's reflective walk fails on the nil pointer.
-                if let Some(ovf) = evt.overflow.as_deref_mut() {
+                if let Some(ovf) = evt.overflow_mut() {
                     match self {
                         Field::SourceValue => ovf.set_source_value(value),
                         Field::SourceScope => ovf.set_source_scope(value),
@@ -121,12 +121,12 @@ impl Field {
                 }
             }
             Field::AlertScenario => {
-                if let Some(ovf) = evt.overflow.as_deref_mut() {
+                if let Some(ovf) = evt.overflow_mut() {
                     ovf.alert.scenario = value;
                 }
             }
             Field::AlertMessage => {
-                if let Some(ovf) = evt.overflow.as_deref_mut() {
+                if let Some(ovf) = evt.overflow_mut() {
                     ovf.alert.message = value;
                 }
             }
@@ -279,7 +279,7 @@ mod tests {
         // No overflow on a log event: writing the alert source is a no-op, not a crash.
         Field::parse("evt.Overflow.Alert.Source.Value").unwrap().set(&mut e, "x".into());
         assert_eq!(e.meta.get("a"), Some("1"));
-        assert_eq!(e.line.labels.get("type"), Some("syslog"));
+        assert_eq!(e.line.labels().get("type"), Some("syslog"));
         assert_eq!(e.str_time, "Feb 12 14:10:21");
     }
 }

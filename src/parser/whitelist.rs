@@ -27,8 +27,8 @@ impl Whitelist {
         let matched = self.matches_ip(evt) || self.matches_expr(evt, rt);
         if matched && !evt.whitelisted {
             evt.whitelisted = true;
-            evt.whitelist_reason = self.reason.clone();
-            if let Some(ovf) = evt.overflow.as_deref_mut() {
+            evt.extra_mut().whitelist_reason = self.reason.clone();
+            if let Some(ovf) = evt.overflow_mut() {
                 ovf.whitelisted = true;
             }
         }
@@ -43,7 +43,7 @@ impl Whitelist {
         match evt.kind {
             EventType::Log => parse_ip(evt.meta.get_or_empty("source_ip")).is_some_and(hit),
             EventType::Overflow => {
-                evt.overflow.as_ref().is_some_and(|o| o.sources.keys().filter_map(|k| parse_ip(k)).any(hit))
+                evt.overflow().is_some_and(|o| o.sources.keys().filter_map(|k| parse_ip(k)).any(hit))
             }
         }
     }

@@ -44,7 +44,7 @@ impl Pipeline {
     /// Runs a log event through the parser stages. `Some(event)` when it parsed and is not whitelisted, i.e. when
     /// it should be poured into the scenarios.
     pub fn parse(&self, mut evt: Event, tracer: Option<&mut (dyn Tracer + '_)>) -> ParseOutcome {
-        if evt.line.module.is_empty() {
+        if evt.line.module().is_empty() {
             // CrowdSec refuses events without a datasource module.
             return ParseOutcome::Unparsed(evt);
         }
@@ -200,7 +200,7 @@ impl Engine {
                 d.push(ovf.clone());
             }
             let (whitelisted, reprocess) =
-                ovf.overflow.as_ref().map(|o| (o.whitelisted, o.reprocess)).unwrap_or((false, false));
+                ovf.overflow().map(|o| (o.whitelisted, o.reprocess)).unwrap_or((false, false));
             if whitelisted {
                 self.stats.overflows_whitelisted += 1;
                 continue;

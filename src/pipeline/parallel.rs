@@ -208,14 +208,9 @@ impl Drop for ParallelParser {
 
 /// Parses one batch (also what a single-threaded caller uses).
 pub fn parse_batch(pipeline: &Pipeline, template: Line, mode: ExpectMode, lines: &LineBatch) -> ParsedBatch {
-    // Fresh shared parts for this batch: each line's clone then bumps a count on a cache line of its own instead of
-    // one that every parsing thread and the pouring thread (which drops the events) fight over.
-    let template = Line {
-        src: Arc::from(&*template.src),
-        module: Arc::from(&*template.module),
-        labels: Arc::new((*template.labels).clone()),
-        ..template
-    };
+    // A fresh origin for this batch: each line's clone then bumps a count on a cache line of its own instead of one
+    // that every parsing thread and the pouring thread (which drops the events) fight over.
+    let template = Line { origin: Arc::new((*template.origin).clone()), ..template };
     let mut out = ParsedBatch::default();
     for raw in lines.iter() {
         let line = Line { raw: raw.to_owned(), ..template.clone() };

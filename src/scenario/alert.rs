@@ -78,19 +78,16 @@ pub fn overflow_event(sc: &Scenario, inst: &Instance, services: &Services) -> Re
         source_key,
     };
     render_texts(sc, &mut ovf);
-    Ok(Event {
-        kind: EventType::Overflow,
-        expect_mode: match inst.mode {
-            // Replays stay on log time so they are deterministic (CrowdSec switches to live here; see `docs/design.md`,
-            // "Overflow events stay on log time in replay").
-            ExpectMode::TimeMachine => ExpectMode::TimeMachine,
-            ExpectMode::Live => ExpectMode::Live,
-        },
-        marshaled_time: format_rfc3339(&ovflw).into(),
-        time: Some(ovflw),
-        overflow: Some(Box::new(ovf)),
-        ..Event::default()
-    })
+    let mut evt = Event::overflow_event(ovf);
+    evt.expect_mode = match inst.mode {
+        // Replays stay on log time so they are deterministic (CrowdSec switches to live here; see `docs/design.md`,
+        // "Overflow events stay on log time in replay").
+        ExpectMode::TimeMachine => ExpectMode::TimeMachine,
+        ExpectMode::Live => ExpectMode::Live,
+    };
+    evt.marshaled_time = format_rfc3339(&ovflw).into();
+    evt.time = Some(ovflw);
+    Ok(evt)
 }
 
 /// Renders the scenario's `summary:` and `message:` templates into the alert. Both default to CrowdSec's message
@@ -196,7 +193,7 @@ fn log_sources(sc: &Scenario, evt: &Event, services: &Services) -> Result<Vec<(S
 
 /// Overflows poured into a scenario (`reprocess` chains): their sources, converted to this scenario's scope.
 fn overflow_sources(sc: &Scenario, evt: &Event, services: &Services) -> Result<Vec<(String, Source)>, String> {
-    let Some(ovf) = &evt.overflow else { return Ok(Vec::new()) };
+    let Some(ovf) = evt.overflow() else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for (k, v) in &ovf.sources {
         if v.scope == sc.scope.kind {

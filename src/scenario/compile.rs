@@ -12,6 +12,7 @@ use crate::expr::{self, CompileEnv, Program, RootType};
 use crate::gocompat::duration::parse_duration;
 use crate::output::template::{Escape, Template};
 
+use super::limiter::Rate;
 use super::spec::ScenarioSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +158,8 @@ pub struct Scenario {
     pub capacity: i64,
     /// Nanoseconds per leaked token; 0 when unset.
     pub leakspeed: i64,
+    /// The token bucket of `capacity` and `leakspeed`, which every instance's limiter follows.
+    pub rate: Rate,
     /// Counter lifetime in nanoseconds; 0 when unset.
     pub duration: i64,
     /// Counters: report at each multiple of this period (nanoseconds) instead of `duration` after the first event.
@@ -586,6 +589,7 @@ impl ScenarioCompiler<'_> {
             bayes,
             capacity,
             leakspeed,
+            rate: Rate::new(leakspeed.max(1), capacity),
             duration,
             every,
             report_on_expiry: s.report_on_expiry.unwrap_or(false),

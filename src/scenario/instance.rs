@@ -22,7 +22,9 @@ pub struct Instance {
     pub key: CompactString,
     /// The scenario that created the instance: its settings (capacity, distinct, blackhole...) apply to every
     /// pour, also those of other scenarios sharing the instance (same name and filter, as CrowdSec keys buckets).
-    pub owner: usize,
+    /// An index into the scenarios, 32 bits so that it shares a word with `mode` and `timer_queued` (an instance
+    /// is 192 bytes, mimalloc's size class; item 49 of docs/performance.md).
+    owner: u32,
     pub mode: ExpectMode,
     /// For time-machine instances, the source whose log clock the instance follows (`Line.Src` of its first
     /// event).
@@ -40,8 +42,11 @@ pub struct Instance {
     /// empty hash set's 48 in every other instance). Saved as a plain list, empty when there is none.
     #[serde(with = "seen_set")]
     pub seen: Option<Box<Seen>>,
-    /// Bayesian guillotines already triggered, per condition.
-    pub guillotine: Box<[bool]>,
+    /// Bayesian guillotines already triggered, per condition; `None` until the first one is (one pointer in every
+    /// instance, allocated only by those that trigger one: a boxed `Vec` because that pointer is thin, where a
+    /// `Vec` or a `Box<[bool]>` would take 24 or 16 bytes). Saved as a plain list, empty when there is none.
+    #[serde(with = "guillotine_list")]
+    pub guillotine: Option<Box<Vec<bool>>>,
     /// Unique per instance (CrowdSec's bucket UUID); also tells a stale timer from a live one.
     pub id: u64,
     /// When the instance expires (underflow, or a counter's report), in ns on its own clock.
@@ -115,6 +120,21 @@ impl Seen {
     }
 }
 
+/// `Instance::guillotine` on disk: one flag per condition, as before it was optional (an empty list for none).
+#[expect(clippy::box_collection, reason = "the type of `Instance::guillotine`")]
+mod guillotine_list {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(g: &Option<Box<Vec<bool>>>, s: S) -> Result<S::Ok, S::Error> {
+        g.as_deref().map_or(&[][..], |v| v.as_slice()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<Vec<bool>>>, D::Error> {
+        let flags = Vec::<bool>::deserialize(d)?;
+        Ok(flags.contains(&true).then(|| Box::new(flags)))
+    }
+}
+
 /// `Instance::seen` on disk: the list of values, as before it was optional (state saved by either reads back).
 mod seen_set {
     use compact_str::CompactString;
@@ -172,12 +192,20 @@ impl Poured {
 }
 
 impl Instance {
+    /// The index of the scenario that created the instance.
+    #[inline]
+    pub fn owner(&self) -> usize {
+        self.owner as usize
+    }
+
+    /// Hands the instance to the scenario at `owner` (a reload that renumbered the scenarios).
+    pub fn set_owner(&mut self, owner: usize) {
+        self.owner = u32::try_from(owner).expect("fewer than 2^32 scenarios");
+    }
+
     pub fn new(sc: &Scenario, owner: usize, key: CompactString, mode: ExpectMode, id: u64) -> Instance {
-        let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional {
-            Some(Limiter::new(sc.leakspeed.max(1), sc.capacity))
-        } else {
-            None
-        };
+        let owner = u32::try_from(owner).expect("fewer than 2^32 scenarios");
+        let limiter = if sc.capacity >= 0 && sc.kind != Kind::Conditional { Some(Limiter::new()) } else { None };
         Instance {
             key,
             owner,
@@ -190,7 +218,7 @@ impl Instance {
             ovflw_ts: None,
             total_count: 0,
             seen: None,
-            guillotine: vec![false; sc.bayes.as_ref().map_or(0, |b| b.conditions.len())].into_boxed_slice(),
+            guillotine: None,
             id,
             deadline: 0,
             timer_queued: false,
@@ -265,7 +293,7 @@ impl Instance {
                 let t = evt_time.get(evt);
                 if t.is_none() {
                     // CrowdSec: an event without MarshaledTime cannot be poured in replay.
-                    crate::warn_limited!(scenario = %sc.name, src = %evt.line.src, "event without a parsed date not poured (is a date enricher installed?)");
+                    crate::warn_limited!(scenario = %sc.name, src = %evt.line.src(), "event without a parsed date not poured (is a date enricher installed?)");
                 }
                 t
             }
@@ -278,7 +306,7 @@ impl Instance {
             }
             self.last_ts = Some(ts);
             let accepted = match &mut self.limiter {
-                Some(l) => l.allow(nanos(&ts)),
+                Some(l) => l.allow(&sc.rate, nanos(&ts)),
                 None => true,
             };
             self.keep(sc, Arc::clone(evt));
@@ -315,7 +343,7 @@ impl Instance {
         if let Some(b) = &sc.bayes {
             let mut posterior = b.prior;
             for (i, c) in b.conditions.iter().enumerate() {
-                if c.guillotine && self.guillotine[i] {
+                if c.guillotine && self.guillotine.as_ref().is_some_and(|g| g.get(i) == Some(&true)) {
                     posterior = bayes_update(posterior, c.prob_given_evil, c.prob_given_benign);
                     continue;
                 }
@@ -330,7 +358,12 @@ impl Instance {
                 match r {
                     Ok(true) => {
                         posterior = bayes_update(posterior, c.prob_given_evil, c.prob_given_benign);
-                        self.guillotine[i] = true;
+                        let g = self.guillotine.get_or_insert_with(Default::default);
+                        // Sized here, not at creation: restored state may hold fewer flags than conditions.
+                        if g.len() < b.conditions.len() {
+                            g.resize(b.conditions.len(), false);
+                        }
+                        g[i] = true;
                     }
                     Ok(false) => {
                         posterior = bayes_update(posterior, 1.0 - c.prob_given_evil, 1.0 - c.prob_given_benign);

@@ -4,25 +4,45 @@
 //! of the key to the instance: a slot is one pointer (8 bytes) instead of key and pointer (32). A flood of
 //! distinct sources creates one instance per source in every scenario it matches, and a table sized for a million
 //! of them has two million slots; with a key copy in each, the slots alone took 66 MB per scenario, and twice that
-//! while the table grew.
+//! while the table grew. All tables hash with one process-wide seed ([`key_hash`]), so a queued timer can find its
+//! instance by hash and id without a copy of the key (item 49 of docs/performance.md).
 
 use compact_str::CompactString;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::hash::BuildHasher;
+use std::sync::LazyLock;
 
 use super::instance::Instance;
+
+/// The hasher of every instance table, seeded at random once per process (groupby values come from logs: a fixed
+/// seed would let an attacker pick colliding keys).
+static HASHER: LazyLock<RandomState> = LazyLock::new(RandomState::default);
+
+/// The hash an instance table files the instance of `key` under.
+#[inline]
+pub fn key_hash(key: &str) -> u64 {
+    HASHER.hash_one(key)
+}
 
 #[derive(Default)]
 pub struct InstanceMap {
     table: HashTable<Box<Instance>>,
-    hasher: RandomState,
 }
 
 impl InstanceMap {
     fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+        key_hash(key)
+    }
+
+    /// The instance numbered `id` filed under `hash` (its key's [`key_hash`]), as a queued timer finds it.
+    pub fn get_mut_by_id(&mut self, hash: u64, id: u64) -> Option<&mut Instance> {
+        self.table.find_mut(hash, |i| i.id == id).map(|b| &mut **b)
+    }
+
+    pub fn remove_by_id(&mut self, hash: u64, id: u64) -> Option<Box<Instance>> {
+        self.table.find_entry(hash, |i| i.id == id).ok().map(|e| e.remove().0)
     }
 
     pub fn len(&self) -> usize {
@@ -54,8 +74,7 @@ impl InstanceMap {
         make: impl FnOnce(CompactString) -> Instance,
     ) -> &mut Instance {
         let h = self.hash(&key);
-        let hasher = &self.hasher;
-        match self.table.entry(h, |i| i.key == key, |i| hasher.hash_one(i.key.as_str())) {
+        match self.table.entry(h, |i| i.key == key, |i| key_hash(&i.key)) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 let inst = Box::new(make(key));
@@ -67,8 +86,7 @@ impl InstanceMap {
     /// Adds `inst`, replacing an instance with the same key.
     pub fn insert(&mut self, inst: Box<Instance>) {
         let h = self.hash(&inst.key);
-        let hasher = &self.hasher;
-        match self.table.entry(h, |i| i.key == inst.key, |i| hasher.hash_one(i.key.as_str())) {
+        match self.table.entry(h, |i| i.key == inst.key, |i| key_hash(&i.key)) {
             Entry::Occupied(mut o) => *o.get_mut() = inst,
             Entry::Vacant(v) => {
                 v.insert(inst);
@@ -123,5 +141,11 @@ mod tests {
         let long = "a-user-name-longer-than-twenty-four-bytes/10.0.0.1";
         m.get_or_insert_with(long.into(), |k| inst(sc, &k, 2));
         assert_eq!(m.get(long).map(|i| i.id), Some(2));
+        // By hash and id, as timers find them; a stale id finds nothing.
+        let h = key_hash("10.0.0.8");
+        assert_eq!(m.get_mut_by_id(h, 100 + 8).map(|i| i.key.to_string()), Some("10.0.0.8".into()));
+        assert!(m.get_mut_by_id(h, 7).is_none());
+        assert_eq!(m.remove_by_id(h, 100 + 8).map(|i| i.id), Some(108));
+        assert!(m.get("10.0.0.8").is_none() && m.remove_by_id(h, 108).is_none());
     }
 }

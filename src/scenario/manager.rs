@@ -29,7 +29,7 @@ use crate::expr::{EvalArena, Memo, Scope, Services, Value};
 use super::alert::overflow_event;
 use super::compile::{AfterGuard, Kind, Scenario};
 use super::instance::{EventTime, Instance, Poured, nanos};
-use super::instances::InstanceMap;
+use super::instances::{InstanceMap, key_hash};
 use super::prefilter::Prefilter;
 use super::view::{LeakyView, QueueView};
 
@@ -38,25 +38,28 @@ use super::view::{LeakyView, QueueView};
 /// per event (4,100 for an access-log event, whose maps are larger). Below, the buckets hold little memory
 /// whatever the form of their events (10,000 instances of one scenario with their events: about 21 MB), and
 /// events go in as parsed, which costs nothing; a flood of distinct sources passes this within a second and
-/// then costs about 1,300 bytes per instance instead of 2,100 (item 48 of docs/performance.md).
+/// then costs about 970 bytes per instance instead of 2,100 (items 48 and 49 of docs/performance.md).
 pub const COMPACT_FROM: usize = 10_000;
 
 /// A queued expiry. Ordered by `fire_at`, the time the heap must act on it: the deadline itself, or for
-/// time-machine buckets one extra lifetime later (see `fire_at`). 48 bytes: a flood of distinct sources queues one
-/// per live instance, so the deadline it was queued for is not kept; `fire_at` is a function of it (item 48).
+/// time-machine buckets one extra lifetime later (see `fire_at`); then by family and instance id (creation order),
+/// so simultaneous expiries report in the same order on every run. 32 bytes: a flood of distinct sources queues one
+/// per live instance, so the deadline it was queued for is not kept (`fire_at` is a function of it, item 48) and
+/// neither is the key: the instance is found by its key's hash and its id (item 49).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
     fire_at: i64,
-    family: usize,
-    key: CompactString,
+    family: u32,
     id: u64,
+    hash: u64,
 }
 
 /// The timer for an instance's current deadline. Time-machine instances (other than counters, which must report on
 /// time) are kept one extra lifetime before collection: the lazy check in `pour_one` decides expiry exactly, even
 /// when lines of several files arrive slightly out of order; the heap only reclaims memory.
 fn timer_for(sc: &Scenario, fam: usize, inst: &Instance) -> Timer {
-    Timer { fire_at: fire_at(sc, inst), family: fam, key: inst.key.clone(), id: inst.id }
+    let family = u32::try_from(fam).expect("fewer than 2^32 scenario families");
+    Timer { fire_at: fire_at(sc, inst), family, id: inst.id, hash: key_hash(&inst.key) }
 }
 
 /// When the heap acts on `inst`'s current deadline. The same function of the deadline for the instance's whole
@@ -231,7 +234,7 @@ impl Buckets {
     /// Live instances created by a scenario.
     pub fn live_instances(&self, scenario: usize) -> usize {
         let Some(&fam) = self.family.get(scenario) else { return 0 };
-        self.instances[fam].values().filter(|i| i.owner == scenario).count()
+        self.instances[fam].values().filter(|i| i.owner() == scenario).count()
     }
 
     pub fn total_instances(&self) -> usize {
@@ -245,7 +248,7 @@ impl Buckets {
         if evt.expect_mode == ExpectMode::TimeMachine
             && let Some(t) = evt_time.get(&evt)
         {
-            self.advance_tm(&evt.line.src, nanos(&t), out);
+            self.advance_tm(evt.line.src(), nanos(&t), out);
         }
         self.advance_live(nanos(&now), now, out);
 
@@ -390,11 +393,11 @@ impl Buckets {
         if let Some(inst) = map.get(key)
             && inst.mode == ExpectMode::TimeMachine
             && inst.first_ts.is_some()
-            && scenarios[inst.owner].kind != Kind::Counter
+            && scenarios[inst.owner()].kind != Kind::Counter
             && let (Some(d), Some(last)) = (evt_time.get(evt), inst.last_ts)
-            && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner].expiry)
+            && nanos(&d) > nanos(&last).saturating_add(scenarios[inst.owner()].expiry)
         {
-            let owner = inst.owner;
+            let owner = inst.owner();
             let old = map.remove(key).expect("instance present");
             self.expire(owner, *old, out);
         }
@@ -405,11 +408,11 @@ impl Buckets {
             let id = *next_id;
             *next_id += 1;
             let mut inst = Instance::new(&scenarios[si], si, group, mode, id);
-            inst.clock = Arc::clone(&evt.line.src);
+            inst.clock = Arc::clone(evt.line.src());
             scenarios[si].stats.instantiated.fetch_add(1, Ordering::Relaxed);
             inst
         });
-        let owner = inst.owner;
+        let owner = inst.owner();
         let sc = &scenarios[owner];
         let result = inst.pour(sc, evt, evt_time, now, &self.services);
         if scenarios[si].debug {
@@ -482,9 +485,9 @@ impl Buckets {
                 scope.bind("queue", Value::host(&queue));
                 scope.bind("leaky", Value::host(&leaky));
                 if let Ok(e) = &event
-                    && let Some(ovf) = &e.overflow
+                    && let Some(ovf) = e.overflow()
                 {
-                    scope.bind("signal", Value::host(&**ovf));
+                    scope.bind("signal", Value::host(ovf));
                 }
                 f.eval_bool(&mut scope)
             };
@@ -537,7 +540,7 @@ impl Buckets {
             Ok(mut e) => {
                 if let Some(schema) = &sc.audit {
                     let record = audit_record(schema, &e, inst, sc, &self.services);
-                    if let Some(ovf) = e.overflow.as_deref_mut() {
+                    if let Some(ovf) = e.overflow_mut() {
                         ovf.alert.audit = Some(record);
                     }
                 }
@@ -589,21 +592,19 @@ impl Buckets {
                 break;
             }
             let Reverse(t) = heap.pop().expect("peeked");
-            let map = &mut self.instances[t.family];
-            let Some(inst) = map.get_mut(&t.key) else { continue };
-            if inst.id != t.id {
-                continue;
-            }
-            let sc = &self.scenarios[inst.owner];
+            let map = &mut self.instances[t.family as usize];
+            // A timer of an instance gone since (or replaced by one of the same key) finds nothing.
+            let Some(inst) = map.get_mut_by_id(t.hash, t.id) else { continue };
+            let sc = &self.scenarios[inst.owner()];
             if fire_at(sc, inst) > t.fire_at {
                 // Pours moved the deadline: queue it again.
                 inst.timer_queued = true;
-                let again = timer_for(sc, t.family, inst);
+                let again = Timer { fire_at: fire_at(sc, inst), ..t };
                 self.heap(clock).push(Reverse(again));
                 continue;
             }
-            let mut inst = map.remove(&t.key).expect("present");
-            let owner = inst.owner;
+            let mut inst = map.remove_by_id(t.hash, t.id).expect("present");
+            let owner = inst.owner();
             let sc = &self.scenarios[owner];
             if sc.kind != Kind::Counter {
                 self.expire(owner, *inst, out);
@@ -649,10 +650,10 @@ impl Buckets {
             let ofam = self.family[oi];
             let nfam = new.family[ni];
             let keys: Vec<CompactString> =
-                old_instances[ofam].values().filter(|i| i.owner == oi).map(|i| i.key.clone()).collect();
+                old_instances[ofam].values().filter(|i| i.owner() == oi).map(|i| i.key.clone()).collect();
             for k in keys {
                 let Some(mut inst) = old_instances[ofam].remove(&k) else { continue };
-                inst.owner = ni;
+                inst.set_owner(ni);
                 inst.id = new.next_id;
                 new.next_id += 1;
                 queue_timer(&mut new.live_timers, &mut new.tm, nsc, nfam, &mut inst);
@@ -674,7 +675,7 @@ impl Buckets {
             .enumerate()
             .map(|(si, sc)| {
                 let mut v: Vec<Instance> =
-                    self.instances[self.family[si]].values().filter(|i| i.owner == si).cloned().collect();
+                    self.instances[self.family[si]].values().filter(|i| i.owner() == si).cloned().collect();
                 v.sort_by(|a, b| a.key.cmp(&b.key));
                 let mut blackholes: Vec<(String, i64)> =
                     self.blackholes[si].iter().map(|(k, until)| (k.to_string(), *until)).collect();
@@ -698,12 +699,34 @@ impl Buckets {
             for mut inst in instances {
                 inst.id = self.next_id;
                 self.next_id += 1;
-                inst.owner = si;
+                inst.set_owner(si);
                 queue_timer(&mut self.live_timers, &mut self.tm, &self.scenarios[si], fam, &mut inst);
                 self.instances[fam].insert(Box::new(inst));
                 n += 1;
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_is_four_words() {
+        // One per live instance in the heaps: a flood of distinct sources queues a million (item 49).
+        assert_eq!(std::mem::size_of::<Reverse<Timer>>(), 32);
+    }
+
+    #[test]
+    fn simultaneous_timers_come_out_in_creation_order_whatever_their_hashes() {
+        let mut heap = BinaryHeap::new();
+        for (id, hash) in [(3u64, 1u64), (1, 99), (2, 50)] {
+            heap.push(Reverse(Timer { fire_at: 10, family: 0, id, hash }));
+        }
+        heap.push(Reverse(Timer { fire_at: 5, family: 1, id: 9, hash: 0 }));
+        let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|Reverse(t)| t.id)).collect();
+        assert_eq!(order, [9, 1, 2, 3]);
     }
 }

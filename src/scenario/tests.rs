@@ -38,7 +38,11 @@ fn event(secs: i64, meta: &[(&str, &str)]) -> Event {
         m.insert(k, *v);
     }
     Event {
-        line: Line { src: Arc::from("test.log"), module: Arc::from("file"), ..Line::default() },
+        line: Line::new(
+            "",
+            &crate::event::LineOrigin::new("test.log", "file", Default::default()),
+            crate::event::zero_time(),
+        ),
         meta: m,
         marshaled_time: format_rfc3339(&t).into(),
         time: Some(t),
@@ -58,7 +62,7 @@ fn run(yaml: &str, events: &[(i64, Vec<(&str, &str)>)]) -> Vec<(String, String, 
     }
     out.iter()
         .map(|e| {
-            let o = e.overflow.as_ref().unwrap();
+            let o = e.overflow().unwrap();
             let stop = chrono::DateTime::parse_from_rfc3339(&o.alert.stop_at).unwrap().timestamp() - T0;
             (o.alert.scenario.clone(), o.alert.value().to_string(), o.alert.events_count, stop)
         })
@@ -148,7 +152,7 @@ type: trigger\nname: t/c\ndescription: d\nfilter: evt.Meta.log_type == 'other'\n
     let got: Vec<(&str, &str, usize)> = out
         .iter()
         .map(|e| {
-            let a = &e.overflow.as_ref().unwrap().alert;
+            let a = &e.overflow().unwrap().alert;
             (a.scenario.as_str(), e.get_meta("log_type"), a.events.len())
         })
         .collect();
@@ -179,7 +183,7 @@ groupby: evt.Meta.source_ip\ncapacity: 1\nleakspeed: 1h\n";
     let got: Vec<Vec<Vec<(String, String)>>> = out
         .iter()
         .map(|o| {
-            let a = &o.overflow.as_ref().unwrap().alert;
+            let a = &o.overflow().unwrap().alert;
             a.events.iter().map(|e| e.meta.iter().map(|m| (m.key.clone(), m.value.clone())).collect()).collect()
         })
         .collect();
@@ -411,7 +415,7 @@ fn saved_state_survives_a_restart() {
     assert_eq!(b2.restore(serde_json::from_str(&json).unwrap()), 1);
     b2.pour(event(3, &ip("1.2.3.4")), now, &mut out);
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].overflow.as_ref().unwrap().alert.events_count, 4);
+    assert_eq!(out[0].overflow().unwrap().alert.events_count, 4);
 }
 
 #[test]
@@ -440,7 +444,7 @@ groupby: evt.Meta.source_ip\ncapacity: 3\nleakspeed: 10s\n";
     let mut b2 = Buckets::new(sc2, services);
     assert_eq!(b.transfer_to(&mut b2), 1);
     b2.pour(event(3, &ip("1.2.3.4")), now, &mut out);
-    let names: Vec<String> = out.iter().map(|e| e.overflow.as_ref().unwrap().alert.scenario.clone()).collect();
+    let names: Vec<String> = out.iter().map(|e| e.overflow().unwrap().alert.scenario.clone()).collect();
     assert_eq!(names, vec!["t/leaky".to_string()]);
 }
 

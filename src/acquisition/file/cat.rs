@@ -18,6 +18,7 @@ use super::FileSet;
 use crate::acquisition::lines::{LineSplitter, SplitLine};
 use crate::acquisition::record::{Emitter, Stopped};
 use crate::config::acquis::FileConfig;
+use crate::event::LineOrigin;
 
 /// Reads every file of the datasource once, in path order. Blocking: call on a dedicated thread.
 pub fn run_cat(cfg: &FileConfig, emitter: &Emitter, rt: &tokio::runtime::Handle) {
@@ -52,7 +53,7 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
     debug!(path = %path.display(), "reading file once");
     let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     let reader: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
-    let src: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    let src = emitter.origin(&path.to_string_lossy());
     read_stream(reader, &src, max_line, emitter, rt, |e| {
         emitter.metrics.errors.fetch_add(1, Ordering::Relaxed);
         warn!(path = %path.display(), error = %e, "read error, rest of the file skipped");
@@ -63,7 +64,7 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
 /// Used for cat-mode files (plain or decompressed).
 pub fn read_stream(
     mut reader: impl Read,
-    src: &Arc<str>,
+    src: &Arc<LineOrigin>,
     max_line: usize,
     emitter: &Emitter,
     rt: &tokio::runtime::Handle,
@@ -95,7 +96,7 @@ pub fn read_stream(
 
 fn send_all(
     lines: &mut Vec<SplitLine>,
-    src: &Arc<str>,
+    src: &Arc<LineOrigin>,
     emitter: &Emitter,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), Stopped> {

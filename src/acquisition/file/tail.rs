@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 use crate::acquisition::lines::{LineSplitter, SplitLine};
 use crate::acquisition::positions::FileTracker;
 use crate::acquisition::record::{Emitter, Stopped};
+use crate::event::LineOrigin;
 
 /// A deleted file whose path has not come back and that did not grow for this long is closed.
 pub const GONE_AFTER: Duration = Duration::from_secs(5);
@@ -53,7 +54,8 @@ pub enum StepOutcome {
 
 pub struct TailedFile {
     path: PathBuf,
-    src: Arc<str>,
+    /// The origin of its lines, made from the path on the first line sent.
+    origin: Option<Arc<LineOrigin>>,
     file: File,
     dev: u64,
     inode: u64,
@@ -93,7 +95,7 @@ impl TailedFile {
         debug!(path = %path.display(), offset, size, "following file");
         let mut t = TailedFile {
             path: path.to_path_buf(),
-            src: Arc::from(path.to_string_lossy().as_ref()),
+            origin: None,
             file,
             dev,
             inode,
@@ -326,6 +328,7 @@ impl TailedFile {
             return Ok(());
         }
         let now = Emitter::now();
+        let origin = Arc::clone(self.origin.get_or_insert_with(|| ctx.emitter.origin(&self.path.to_string_lossy())));
         for l in lines.drain(..) {
             if l.truncated {
                 ctx.emitter.metrics.truncated.fetch_add(1, Ordering::Relaxed);
@@ -342,7 +345,7 @@ impl TailedFile {
                 std::thread::sleep(Duration::from_millis(5));
             };
             let ack = self.tracker.ack(seq, end);
-            let rec = ctx.emitter.record(&self.src, l.text, now, Some(ack));
+            let rec = ctx.emitter.record(&origin, l.text, now, Some(ack));
             ctx.emitter.send_blocking(ctx.rt, rec)?;
             self.tracker.sent(seq);
             self.sent_offset = end;

@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 
 use crate::acquisition::record::{Emitter, Stopped};
 use crate::config::acquis::SyslogConfig;
+use crate::event::LineOrigin;
 
 use framing::Framer;
 
@@ -106,7 +107,7 @@ struct Handler {
 }
 
 impl Handler {
-    async fn message(&self, data: &[u8], truncated: bool, src: &Arc<str>) -> Result<(), Stopped> {
+    async fn message(&self, data: &[u8], truncated: bool, src: &Arc<LineOrigin>) -> Result<(), Stopped> {
         let m = &self.emitter.metrics;
         m.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         if truncated {
@@ -118,7 +119,7 @@ impl Handler {
             Err(why) => {
                 m.malformed.fetch_add(1, Ordering::Relaxed);
                 let shown = String::from_utf8_lossy(&data[..data.len().min(200)]).into_owned();
-                self.warn.warn(format_args!("dropped message from {src}: {why}: {shown:?}"));
+                self.warn.warn(format_args!("dropped message from {}: {why}: {shown:?}", src.src));
                 Ok(())
             }
         }
@@ -129,7 +130,7 @@ async fn serve_udp(sock: UdpSocket, h: Arc<Handler>) {
     let max = h.cfg.max_message_len;
     // One byte more than the cap tells a datagram that was cut.
     let mut buf = vec![0u8; (max + 1).min(65_536)];
-    let mut last_peer: Option<(IpAddr, Arc<str>)> = None;
+    let mut last_peer: Option<(IpAddr, Arc<LineOrigin>)> = None;
     loop {
         let (n, peer) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -142,11 +143,11 @@ async fn serve_udp(sock: UdpSocket, h: Arc<Handler>) {
             },
             _ = h.emitter.stop.wait() => return,
         };
-        // Reuse the peer string while the sender does not change (the common case: one relay).
+        // Reuse the origin while the sender does not change (the common case: one relay).
         let src = match &last_peer {
             Some((ip, s)) if *ip == peer.ip() => Arc::clone(s),
             _ => {
-                let s: Arc<str> = Arc::from(peer.ip().to_string());
+                let s = h.emitter.origin(&peer.ip().to_string());
                 last_peer = Some((peer.ip(), Arc::clone(&s)));
                 s
             }
@@ -200,7 +201,7 @@ async fn serve_tcp(listener: TcpListener, h: Arc<Handler>) {
 
 async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, h: &Handler) {
     debug!(%peer, "syslog connection");
-    let src: Arc<str> = Arc::from(peer.ip().to_string());
+    let src = h.emitter.origin(&peer.ip().to_string());
     let mut framer = Framer::new(h.cfg.max_message_len);
     let mut buf = vec![0u8; 16 * 1024];
     let idle = Duration::from_secs(h.cfg.idle_timeout_secs.max(1));
