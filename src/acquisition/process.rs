@@ -77,7 +77,7 @@ pub async fn run(argv: Vec<String>, src: Arc<str>, emitter: Emitter, restart: bo
 /// One run of the program; `Ok` with a description of how it ended.
 async fn run_once(
     argv: &[String],
-    src: &Arc<LineOrigin>,
+    origin: &Arc<LineOrigin>,
     emitter: &Emitter,
     max_line: usize,
 ) -> Result<String, Stopped> {
@@ -139,10 +139,10 @@ async fn run_once(
         }
         emitter.metrics.bytes.fetch_add(n as u64, Ordering::Relaxed);
         splitter.feed(&buf[..n], |l| lines.push(l));
-        send_all(&mut lines, src, emitter).await?;
+        send_all(&mut lines, origin, emitter).await?;
     }
     splitter.flush(|l| lines.push(l));
-    send_all(&mut lines, src, emitter).await?;
+    send_all(&mut lines, origin, emitter).await?;
     let status = tokio::select! {
         s = child.wait() => s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
         _ = emitter.stop.wait() => {
@@ -157,7 +157,7 @@ async fn run_once(
     Ok(if tail.is_empty() { status } else { format!("{status}; stderr: {}", tail.join(" | ")) })
 }
 
-async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
+async fn send_all(lines: &mut Vec<SplitLine>, origin: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -166,7 +166,7 @@ async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<LineOrigin>, emitter: &E
         if l.truncated {
             emitter.metrics.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        emitter.send(emitter.record(src, l.text, now, None)).await?;
+        emitter.send(emitter.record(origin, l.text, now, None)).await?;
     }
     Ok(())
 }

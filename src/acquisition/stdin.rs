@@ -45,7 +45,7 @@ pub async fn run(emitter: Emitter) {
         warn!(error = %e, "cannot start the stdin reader");
         return;
     }
-    let src = emitter.origin("stdin");
+    let origin = emitter.origin("stdin");
     let mut splitter = LineSplitter::new(DEFAULT_MAX_LINE);
     let mut lines: Vec<SplitLine> = Vec::new();
     loop {
@@ -65,21 +65,21 @@ pub async fn run(emitter: Emitter) {
             }
             None => break,
         }
-        if send_all(&mut lines, &src, &emitter).await.is_err() {
+        if send_all(&mut lines, &origin, &emitter).await.is_err() {
             return;
         }
     }
     splitter.flush(|l| lines.push(l));
-    let _ = send_all(&mut lines, &src, &emitter).await;
+    let _ = send_all(&mut lines, &origin, &emitter).await;
 }
 
-async fn send_all(lines: &mut Vec<SplitLine>, src: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
+async fn send_all(lines: &mut Vec<SplitLine>, origin: &Arc<LineOrigin>, emitter: &Emitter) -> Result<(), Stopped> {
     let now = Emitter::now();
     for l in lines.drain(..) {
         if l.truncated {
             emitter.metrics.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        emitter.send(emitter.record(src, l.text, now, None)).await?;
+        emitter.send(emitter.record(origin, l.text, now, None)).await?;
     }
     Ok(())
 }

@@ -727,8 +727,8 @@ impl Default for Line {
     }
 }
 
-/// A [`Line`] as it is written and read: the Go struct's fields.
-#[derive(Serialize, Deserialize)]
+/// A [`Line`] as it is read: the Go struct's fields (`Serialize for Line` writes the same).
+#[derive(Deserialize)]
 #[serde(default)]
 struct LineFields {
     #[serde(rename = "Raw")]
@@ -785,7 +785,7 @@ impl Serialize for Line {
 /// 240 bytes, so that a kept event with its reference counts fills mimalloc's 256-byte size class: a bucket
 /// instance keeps its event for its whole life, and a flood of distinct sources keeps one per source. The fields
 /// most events never set are in [`EventExtra`], behind one pointer (item 49 of docs/performance.md).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(from = "EventFields")]
 pub struct Event {
     pub kind: EventType,
@@ -802,7 +802,8 @@ pub struct Event {
     pub enriched: FieldMap,
     /// Normalised fields; the part that reaches alerts.
     pub meta: FieldMap,
-    /// `WhitelistReason`, `Unmarshaled`, `Overflow`, `StrTimeFormat` (read and written through the methods of the same names); `None` until one is set.
+    /// `WhitelistReason`, `Unmarshaled`, `Overflow`, `StrTimeFormat`, read and written through the methods of the
+    /// same names; `None` until one is set.
     pub extra: Option<Box<EventExtra>>,
     /// Event time: set from the log's own date in time-machine mode, else when the line was parsed.
     /// `None` is Go's zero time.
@@ -826,9 +827,9 @@ pub struct EventExtra {
     pub str_time_format: String,
 }
 
-/// An [`Event`] as it is written and read (JSON/YAML: `correlator eval --event`, dumps, saved bucket state): the Go
-/// struct's field names, in its order.
-#[derive(Serialize, Deserialize)]
+/// An [`Event`] as it is read (JSON/YAML: `correlator eval --event`, saved bucket state): the Go struct's field
+/// names, in its order, as `Serialize for Event` writes them.
+#[derive(Deserialize)]
 #[serde(default)]
 struct EventFields {
     #[serde(rename = "Type")]
@@ -851,7 +852,7 @@ struct EventFields {
     meta: FieldMap,
     #[serde(rename = "Unmarshaled")]
     unmarshaled: JsonMap,
-    #[serde(rename = "Overflow", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "Overflow")]
     overflow: Option<Box<RuntimeAlert>>,
     #[serde(rename = "Time")]
     time: Option<Timestamp>,
@@ -950,8 +951,28 @@ impl Default for Event {
     }
 }
 
-/// What `Event::unmarshaled` reads for an event without any.
-static NO_UNMARSHALED: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
+/// What an event without `extra` reads: every rare field empty.
+static NO_EXTRA: std::sync::LazyLock<EventExtra> = std::sync::LazyLock::new(EventExtra::default);
+
+impl PartialEq for Event {
+    /// Field by field, `extra` by content: an event without the box and one with a box of empty fields (left by
+    /// `set_overflow(None)`, say) are the same event.
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.expect_mode == other.expect_mode
+            && self.whitelisted == other.whitelisted
+            && self.process == other.process
+            && self.stage == other.stage
+            && self.line == other.line
+            && self.parsed == other.parsed
+            && self.enriched == other.enriched
+            && self.meta == other.meta
+            && self.time == other.time
+            && self.str_time == other.str_time
+            && self.marshaled_time == other.marshaled_time
+            && self.extra() == other.extra()
+    }
+}
 
 impl Event {
     /// A default event holding `line`. Not `Event { line, ..Event::default() }`: that would build and drop a
@@ -981,6 +1002,11 @@ impl Event {
         e
     }
 
+    /// The rarely set fields (all empty when there is no box).
+    pub fn extra(&self) -> &EventExtra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
     /// The rarely set fields, made empty on first use.
     pub fn extra_mut(&mut self) -> &mut EventExtra {
         self.extra.get_or_insert_with(Default::default)
@@ -988,17 +1014,17 @@ impl Event {
 
     /// `WhitelistReason`: why a whitelist dropped the event.
     pub fn whitelist_reason(&self) -> &str {
-        self.extra.as_ref().map_or("", |x| &x.whitelist_reason)
+        &self.extra().whitelist_reason
     }
 
     /// `StrTimeFormat`: the Go layout a parser gave for `StrTime`, empty for none.
     pub fn str_time_format(&self) -> &str {
-        self.extra.as_ref().map_or("", |x| &x.str_time_format)
+        &self.extra().str_time_format
     }
 
     /// `Unmarshaled`: what `UnmarshalJSON` / `ParseKV` wrote.
     pub fn unmarshaled(&self) -> &JsonMap {
-        self.extra.as_ref().map_or(&NO_UNMARSHALED, |x| &x.unmarshaled)
+        &self.extra().unmarshaled
     }
 
     pub fn unmarshaled_mut(&mut self) -> &mut JsonMap {
@@ -1007,7 +1033,7 @@ impl Event {
 
     /// `Overflow`: the alert of an overflow event.
     pub fn overflow(&self) -> Option<&RuntimeAlert> {
-        self.extra.as_ref().and_then(|x| x.overflow.as_deref())
+        self.extra().overflow.as_deref()
     }
 
     pub fn overflow_mut(&mut self) -> Option<&mut RuntimeAlert> {
@@ -1520,6 +1546,10 @@ mod tests {
         assert!(e.overflow().is_none() && e.unmarshaled().is_empty() && e.whitelist_reason().is_empty());
         e.set_overflow(None);
         assert!(e.extra.is_none(), "clearing what is not there allocates nothing");
+        let mut cleared = Event::overflow_event(RuntimeAlert::default());
+        cleared.kind = EventType::Log;
+        cleared.set_overflow(None);
+        assert!(cleared.extra.is_some() && cleared == e, "an empty box reads as no box");
         let o = Event::overflow_event(RuntimeAlert::default());
         assert_eq!(o.kind, EventType::Overflow);
         assert!(o.overflow().is_some());

@@ -14,6 +14,7 @@ use crate::parser::enrich::{Clock, EnrichConfig, Enrichers, RdnsConfig, SystemCl
 use crate::parser::runtime::ParserCounters;
 use crate::parser::stages::Stages;
 use crate::scenario::compile::{Scenario, ScenarioCompiler};
+use crate::scenario::prefilter::PrefilterTables;
 use crate::scenario::spec::read_scenario_file_each;
 
 use super::Pipeline;
@@ -237,7 +238,7 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
     // Scenarios compile on a second thread while the parsers compile on this one (start-up is about a third
     // scenarios, two thirds parsers, with the installed hub); their errors and warnings are appended after the
     // parsers', in the order a sequential build gives.
-    let (parsers, postoverflows, (scenarios, sc_errors, sc_warnings)) = std::thread::scope(|scope| {
+    let (parsers, postoverflows, (scenarios, prefilter, sc_errors, sc_warnings)) = std::thread::scope(|scope| {
         let sc = std::thread::Builder::new()
             .name("compile-scenarios".into())
             .spawn_scoped(scope, || compile_scenarios(&scenario_items, &services, &opts.data_dir));
@@ -282,6 +283,7 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
         parsers,
         postoverflows,
         scenarios: Arc::new(scenarios),
+        prefilter: Arc::new(prefilter),
         enrichers,
         clock,
         counters: ParserCounters::default(),
@@ -292,12 +294,13 @@ pub fn build_all(opts: &BuildOptions) -> (Pipeline, ConfigErrors) {
     (pipeline, errors)
 }
 
-/// Compiles the scenario files in order; errors and warnings go to the caller's lists after the parsers'.
+/// Compiles the scenario files in order, then their prefilter automata; errors and warnings go to the caller's
+/// lists after the parsers'.
 fn compile_scenarios(
     items: &[ItemFile],
     services: &Arc<Services>,
     data_dir: &Path,
-) -> (Vec<Scenario>, ConfigErrors, Vec<ConfigError>) {
+) -> (Vec<Scenario>, PrefilterTables, ConfigErrors, Vec<ConfigError>) {
     let mut errors = ConfigErrors::default();
     let mut warnings: Vec<ConfigError> = Vec::new();
     let mut scenarios: Vec<Scenario> = Vec::new();
@@ -320,7 +323,10 @@ fn compile_scenarios(
             }
         }
     }
-    (scenarios, errors, warnings)
+    // Here rather than when the buckets are made: this thread finishes well before the parsers' (docs/performance.md,
+    // item 50).
+    let prefilter = PrefilterTables::new(&scenarios);
+    (scenarios, prefilter, errors, warnings)
 }
 
 /// The wall clock in a pinned year: what year-less dates get (`--year`), while everything else keeps real time.

@@ -18,6 +18,7 @@ use crate::parser::runtime::{ParserCounters, Runtime};
 use crate::parser::stages::{Stages, Tracer};
 use crate::scenario::compile::Scenario;
 use crate::scenario::manager::{Buckets, PourReport};
+use crate::scenario::prefilter::PrefilterTables;
 
 pub use build::{BuildOptions, Selection, build, build_all};
 
@@ -27,6 +28,8 @@ pub struct Pipeline {
     pub parsers: Stages,
     pub postoverflows: Stages,
     pub scenarios: Arc<Vec<Scenario>>,
+    /// The scenarios' prefilter automata, built with them (on the thread that compiles them).
+    pub prefilter: Arc<PrefilterTables>,
     pub enrichers: Enrichers,
     pub clock: Box<dyn Clock>,
     pub counters: ParserCounters,
@@ -37,6 +40,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Empty buckets for this pipeline's scenarios.
+    pub fn buckets(&self) -> Buckets {
+        Buckets::with_prefilter(Arc::clone(&self.scenarios), Arc::clone(&self.prefilter), Arc::clone(&self.services))
+    }
+
     fn runtime(&self) -> Runtime<'_> {
         Runtime { services: &self.services, enrichers: &self.enrichers, clock: &*self.clock, counters: &self.counters }
     }
@@ -111,7 +119,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(pipeline: Arc<Pipeline>) -> Engine {
-        let buckets = Buckets::new(Arc::clone(&pipeline.scenarios), Arc::clone(&pipeline.services));
+        let buckets = pipeline.buckets();
         Engine { pipeline, buckets, stats: EngineStats::default() }
     }
 
@@ -122,7 +130,7 @@ impl Engine {
     /// Switches to a newly compiled pipeline between two events: the next event runs on `new`. Buckets of
     /// scenarios that did not change keep their state; returns how many live instances were kept.
     pub fn swap_pipeline(&mut self, new: Arc<Pipeline>) -> usize {
-        let mut buckets = Buckets::new(Arc::clone(&new.scenarios), Arc::clone(&new.services));
+        let mut buckets = new.buckets();
         let old = std::mem::replace(&mut self.buckets, Buckets::new(Arc::new(Vec::new()), Arc::clone(&new.services)));
         let kept = old.transfer_to(&mut buckets);
         self.buckets = buckets;

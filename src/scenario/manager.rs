@@ -30,7 +30,7 @@ use super::alert::overflow_event;
 use super::compile::{AfterGuard, Kind, Scenario};
 use super::instance::{EventTime, Instance, Poured, nanos};
 use super::instances::{InstanceMap, key_hash};
-use super::prefilter::Prefilter;
+use super::prefilter::{Prefilter, PrefilterTables};
 use super::view::{LeakyView, QueueView};
 
 /// From how many live instances (all scenarios) an event a bucket keeps is compacted first ([`Event::compact`]):
@@ -184,6 +184,17 @@ pub struct Buckets {
 
 impl Buckets {
     pub fn new(scenarios: Arc<Vec<Scenario>>, services: Arc<Services>) -> Buckets {
+        let prefilter = Arc::new(PrefilterTables::new(&scenarios));
+        Buckets::with_prefilter(scenarios, prefilter, services)
+    }
+
+    /// Buckets for `scenarios` whose prefilter automata were built already (`PrefilterTables::new` of the same
+    /// scenarios: a pipeline builds them once, with the scenarios).
+    pub fn with_prefilter(
+        scenarios: Arc<Vec<Scenario>>,
+        prefilter: Arc<PrefilterTables>,
+        services: Arc<Services>,
+    ) -> Buckets {
         let n = scenarios.len();
         let mut family = Vec::with_capacity(n);
         let mut families: Vec<(&str, &str)> = Vec::new();
@@ -211,7 +222,7 @@ impl Buckets {
             .collect();
         let verdicts = vec![0; guards.len()];
         Buckets {
-            prefilter: Prefilter::new(&scenarios),
+            prefilter: Prefilter::new(prefilter),
             guard_of,
             verdicts,
             takers: Vec::new(),

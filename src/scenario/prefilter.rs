@@ -13,6 +13,7 @@
 //! user agent to upper case cost more than the search.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
@@ -33,18 +34,25 @@ struct Subject {
     all: Vec<u32>,
 }
 
-/// See the module comment.
-pub struct Prefilter {
+/// The automata of a scenario set, built once with the scenarios (on the thread that compiles them, beside the
+/// parsers) and shared by every [`Prefilter`] of that set.
+pub struct PrefilterTables {
     subjects: Vec<Subject>,
     /// Scenario index → its slot, `None` for a scenario without required literals.
     slot_of: Vec<Option<u32>>,
+    slots: usize,
+}
+
+/// See the module comment: the shared tables and one event's verdicts.
+pub struct Prefilter {
+    tables: Arc<PrefilterTables>,
     /// This event's verdict per slot (valid when `searched`).
     open: Vec<bool>,
     searched: bool,
 }
 
-impl Prefilter {
-    pub fn new(scenarios: &[Scenario]) -> Prefilter {
+impl PrefilterTables {
+    pub fn new(scenarios: &[Scenario]) -> PrefilterTables {
         let mut slot_of = Vec::with_capacity(scenarios.len());
         // Per subject text: the subject (its program and case change's argument) and (literal, slot) pairs.
         let mut by_subject: Vec<(&NeedSubject, Vec<(String, u32)>)> = Vec::new();
@@ -103,7 +111,14 @@ impl Prefilter {
                 }),
             }
         }
-        Prefilter { subjects, slot_of, open: vec![false; slots as usize], searched: false }
+        PrefilterTables { subjects, slot_of, slots: slots as usize }
+    }
+}
+
+impl Prefilter {
+    pub fn new(tables: Arc<PrefilterTables>) -> Prefilter {
+        let open = vec![false; tables.slots];
+        Prefilter { tables, open, searched: false }
     }
 
     /// Forgets the verdicts: a new event, or the event changed.
@@ -113,7 +128,7 @@ impl Prefilter {
 
     /// Whether scenario `si`'s filter may be true for `evt` (always, for a scenario without required literals).
     pub fn admits(&mut self, si: usize, evt: &Event, memo: &Memo, services: &Services) -> bool {
-        let Some(slot) = self.slot_of.get(si).copied().flatten() else { return true };
+        let Some(slot) = self.tables.slot_of.get(si).copied().flatten() else { return true };
         if !self.searched {
             self.search(evt, memo, services);
         }
@@ -122,7 +137,7 @@ impl Prefilter {
 
     fn search(&mut self, evt: &Event, memo: &Memo, services: &Services) {
         self.open.fill(false);
-        for subject in &self.subjects {
+        for subject in &self.tables.subjects {
             let mut open = |automaton: &AhoCorasick, s: &str| {
                 for m in automaton.find_overlapping_iter(s.as_bytes()) {
                     for &slot in &subject.opens[m.pattern().as_usize()] {

@@ -53,8 +53,8 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
     debug!(path = %path.display(), "reading file once");
     let gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
     let reader: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
-    let src = emitter.origin(&path.to_string_lossy());
-    read_stream(reader, &src, max_line, emitter, rt, |e| {
+    let origin = emitter.origin(&path.to_string_lossy());
+    read_stream(reader, &origin, max_line, emitter, rt, |e| {
         emitter.metrics.errors.fetch_add(1, Ordering::Relaxed);
         warn!(path = %path.display(), error = %e, "read error, rest of the file skipped");
     })
@@ -64,7 +64,7 @@ pub fn cat_file(path: &Path, max_line: usize, emitter: &Emitter, rt: &tokio::run
 /// Used for cat-mode files (plain or decompressed).
 pub fn read_stream(
     mut reader: impl Read,
-    src: &Arc<LineOrigin>,
+    origin: &Arc<LineOrigin>,
     max_line: usize,
     emitter: &Emitter,
     rt: &tokio::runtime::Handle,
@@ -88,15 +88,15 @@ pub fn read_stream(
         };
         emitter.metrics.bytes.fetch_add(n as u64, Ordering::Relaxed);
         splitter.feed(&buf[..n], |l| lines.push(l));
-        send_all(&mut lines, src, emitter, rt)?;
+        send_all(&mut lines, origin, emitter, rt)?;
     }
     splitter.flush(|l| lines.push(l));
-    send_all(&mut lines, src, emitter, rt)
+    send_all(&mut lines, origin, emitter, rt)
 }
 
 fn send_all(
     lines: &mut Vec<SplitLine>,
-    src: &Arc<LineOrigin>,
+    origin: &Arc<LineOrigin>,
     emitter: &Emitter,
     rt: &tokio::runtime::Handle,
 ) -> Result<(), Stopped> {
@@ -108,7 +108,7 @@ fn send_all(
         if l.truncated {
             emitter.metrics.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        emitter.send_blocking(rt, emitter.record(src, l.text, now, None))?;
+        emitter.send_blocking(rt, emitter.record(origin, l.text, now, None))?;
     }
     Ok(())
 }

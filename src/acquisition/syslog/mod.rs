@@ -107,7 +107,7 @@ struct Handler {
 }
 
 impl Handler {
-    async fn message(&self, data: &[u8], truncated: bool, src: &Arc<LineOrigin>) -> Result<(), Stopped> {
+    async fn message(&self, data: &[u8], truncated: bool, origin: &Arc<LineOrigin>) -> Result<(), Stopped> {
         let m = &self.emitter.metrics;
         m.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         if truncated {
@@ -115,11 +115,11 @@ impl Handler {
         }
         let now = chrono::Utc::now();
         match rebuild::rebuild(data, self.cfg.disable_rfc_parser, now) {
-            Ok(line) => self.emitter.send(self.emitter.record(src, line, now.fixed_offset(), None)).await,
+            Ok(line) => self.emitter.send(self.emitter.record(origin, line, now.fixed_offset(), None)).await,
             Err(why) => {
                 m.malformed.fetch_add(1, Ordering::Relaxed);
                 let shown = String::from_utf8_lossy(&data[..data.len().min(200)]).into_owned();
-                self.warn.warn(format_args!("dropped message from {}: {why}: {shown:?}", src.src));
+                self.warn.warn(format_args!("dropped message from {}: {why}: {shown:?}", origin.src));
                 Ok(())
             }
         }
@@ -144,7 +144,7 @@ async fn serve_udp(sock: UdpSocket, h: Arc<Handler>) {
             _ = h.emitter.stop.wait() => return,
         };
         // Reuse the origin while the sender does not change (the common case: one relay).
-        let src = match &last_peer {
+        let origin = match &last_peer {
             Some((ip, s)) if *ip == peer.ip() => Arc::clone(s),
             _ => {
                 let s = h.emitter.origin(&peer.ip().to_string());
@@ -153,7 +153,7 @@ async fn serve_udp(sock: UdpSocket, h: Arc<Handler>) {
             }
         };
         let truncated = n > max;
-        if h.message(&buf[..n.min(max)], truncated, &src).await.is_err() {
+        if h.message(&buf[..n.min(max)], truncated, &origin).await.is_err() {
             return;
         }
     }
@@ -201,7 +201,7 @@ async fn serve_tcp(listener: TcpListener, h: Arc<Handler>) {
 
 async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, h: &Handler) {
     debug!(%peer, "syslog connection");
-    let src = h.emitter.origin(&peer.ip().to_string());
+    let origin = h.emitter.origin(&peer.ip().to_string());
     let mut framer = Framer::new(h.cfg.max_message_len);
     let mut buf = vec![0u8; 16 * 1024];
     let idle = Duration::from_secs(h.cfg.idle_timeout_secs.max(1));
@@ -222,14 +222,14 @@ async fn serve_connection(mut stream: TcpStream, peer: SocketAddr, h: &Handler) 
         };
         if n == 0 {
             if let Some(f) = framer.finish() {
-                let _ = h.message(&f.data, f.truncated, &src).await;
+                let _ = h.message(&f.data, f.truncated, &origin).await;
             }
             debug!(%peer, "syslog connection closed");
             return;
         }
         framer.push(&buf[..n]);
         while let Some(f) = framer.next_frame() {
-            if h.message(&f.data, f.truncated, &src).await.is_err() {
+            if h.message(&f.data, f.truncated, &origin).await.is_err() {
                 return;
             }
         }
