@@ -470,6 +470,23 @@ mod tests {
     }
 
     #[test]
+    fn guillotines_save_as_a_list_and_state_saved_before_reads_back() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[expect(clippy::box_collection, reason = "the type of `Instance::guillotine`")]
+        struct Saved {
+            #[serde(with = "guillotine_list")]
+            g: Option<Box<Vec<bool>>>,
+        }
+        assert_eq!(serde_json::to_string(&Saved { g: None }).unwrap(), r#"{"g":[]}"#);
+        let json = serde_json::to_string(&Saved { g: Some(Box::new(vec![false, true])) }).unwrap();
+        assert_eq!(json, r#"{"g":[false,true]}"#);
+        assert_eq!(serde_json::from_str::<Saved>(&json).unwrap().g.as_deref(), Some(&vec![false, true]));
+        // Before item 49 every bayesian instance saved one flag per condition, all false until one triggered.
+        assert!(serde_json::from_str::<Saved>(r#"{"g":[false,false,false]}"#).unwrap().g.is_none());
+        assert!(serde_json::from_str::<Saved>(r#"{"g":[]}"#).unwrap().g.is_none());
+    }
+
+    #[test]
     fn event_time_reads_marshaled_time() {
         let mut e = Event::default();
         assert!(event_time(&e).is_none());
