@@ -829,7 +829,7 @@ pub struct EventExtra {
 
 /// An [`Event`] as it is read (JSON/YAML: `correlator eval --event`, saved bucket state): the Go struct's field
 /// names, in its order, as `Serialize for Event` writes them.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 struct EventFields {
     #[serde(rename = "Type")]
@@ -864,30 +864,6 @@ struct EventFields {
     marshaled_time: CompactString,
     #[serde(rename = "Process")]
     process: bool,
-}
-
-impl Default for EventFields {
-    fn default() -> Self {
-        let e = Event::default();
-        EventFields {
-            kind: e.kind,
-            expect_mode: e.expect_mode,
-            whitelisted: e.whitelisted,
-            whitelist_reason: String::new(),
-            stage: e.stage,
-            line: e.line,
-            parsed: e.parsed,
-            enriched: e.enriched,
-            meta: e.meta,
-            unmarshaled: JsonMap::new(),
-            overflow: None,
-            time: e.time,
-            str_time: e.str_time,
-            str_time_format: String::new(),
-            marshaled_time: e.marshaled_time,
-            process: e.process,
-        }
-    }
 }
 
 impl From<EventFields> for Event {
@@ -1002,7 +978,9 @@ impl Event {
         e
     }
 
-    /// The rarely set fields (all empty when there is no box).
+    /// The rarely set fields (all empty when there is no box). The readers of one field below look in the box
+    /// themselves where they can: the empty default sits behind a lazy static (an atomic check per read), and the
+    /// date enricher reads `StrTimeFormat` on every line.
     pub fn extra(&self) -> &EventExtra {
         self.extra.as_deref().unwrap_or(&NO_EXTRA)
     }
@@ -1014,12 +992,12 @@ impl Event {
 
     /// `WhitelistReason`: why a whitelist dropped the event.
     pub fn whitelist_reason(&self) -> &str {
-        &self.extra().whitelist_reason
+        self.extra.as_ref().map_or("", |x| &x.whitelist_reason)
     }
 
     /// `StrTimeFormat`: the Go layout a parser gave for `StrTime`, empty for none.
     pub fn str_time_format(&self) -> &str {
-        &self.extra().str_time_format
+        self.extra.as_ref().map_or("", |x| &x.str_time_format)
     }
 
     /// `Unmarshaled`: what `UnmarshalJSON` / `ParseKV` wrote.
@@ -1033,7 +1011,7 @@ impl Event {
 
     /// `Overflow`: the alert of an overflow event.
     pub fn overflow(&self) -> Option<&RuntimeAlert> {
-        self.extra().overflow.as_deref()
+        self.extra.as_ref().and_then(|x| x.overflow.as_deref())
     }
 
     pub fn overflow_mut(&mut self) -> Option<&mut RuntimeAlert> {
